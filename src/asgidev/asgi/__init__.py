@@ -1,0 +1,1 @@
+"""ASGI glue written once: scopes, the HTTP cycle, lifespan. Knows neither sockets nor h11."""

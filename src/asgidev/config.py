@@ -1,0 +1,139 @@
+"""The one frozen configuration object.
+
+Every option the CLI, the embedding API and ``manage.py runserver`` accept is a
+field here, declared once with its default and help text. The CLI maps its
+options one-to-one onto these fields (see ``cli.py``); a test holds that rule.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from asgidev.errors import ConfigError
+
+LifespanMode = Literal["auto", "on", "off"]
+LogLevel = Literal["critical", "error", "warning", "info", "debug"]
+
+LIFESPAN_MODES: tuple[LifespanMode, ...] = ("auto", "on", "off")
+LOG_LEVELS: tuple[LogLevel, ...] = ("critical", "error", "warning", "info", "debug")
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8000
+
+
+def _opt(default: Any, help: str) -> Any:  # noqa: A002 - mirrors click's name
+    """A field with a default and the help text shown by ``--help``."""
+    if isinstance(default, (list, dict, set)):
+        raise TypeError("use tuples for sequence defaults; Config is frozen")
+    return field(default=default, metadata={"help": help})
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Config:
+    """Everything that shapes one asgidev run. Immutable; build a new one to change it."""
+
+    # What to serve.
+    app: str | None = _opt(None, "The ASGI app as 'module:attribute'; 'module' alone tries 'application' then 'app'.")
+    app_dir: str = _opt(".", "Directory put first on sys.path, so the app imports from it (default: the current directory).")
+    factory: bool = _opt(False, "Treat APP as a factory: call it with no arguments to get the ASGI app.")
+
+    # Where to listen.
+    host: str = _opt(DEFAULT_HOST, "Address to bind. Loopback by default; 0.0.0.0 makes the server reachable from the network.")
+    port: int = _opt(DEFAULT_PORT, "Port to bind; 0 picks a free port and prints it.")
+    ipv6: bool = _opt(False, "Bind the IPv6 loopback [::1] instead of 127.0.0.1 (as runserver's -6).")
+    uds: str | None = _opt(None, "Bind a Unix domain socket at this path instead of TCP.")
+    fd: int | None = _opt(None, "Serve on an already-bound socket passed as this file descriptor.")
+
+    # ASGI behaviour.
+    root_path: str = _opt("", "ASGI root_path, for apps mounted below a URL prefix by a proxy.")
+    lifespan: LifespanMode = _opt("auto", "Lifespan protocol: auto (use if the app supports it), on (required), off.")
+
+    # Logging.
+    log_level: LogLevel = _opt("info", "Log level: critical, error, warning, info, debug.")
+    access_log: bool = _opt(True, "Log one line per response.")
+    log_config: str | None = _opt(None, "A logging dictConfig file (.json, or .yaml with PyYAML installed) replacing asgidev's logging set-up.")
+
+    # HTTP.
+    proxy_headers: bool = _opt(False, "Trust X-Forwarded-For/-Proto and Forwarded from --forwarded-allow-ips.")
+    forwarded_allow_ips: tuple[str, ...] = _opt(("127.0.0.1",), "Proxy addresses whose forwarding headers are trusted ('*' for all).")
+    timeout_keep_alive: float = _opt(5.0, "Seconds an idle keep-alive connection stays open.")
+    timeout_request_head: float = _opt(10.0, "Seconds a client has to send a complete request head (slow-client guard).")
+    timeout_graceful_shutdown: float = _opt(5.0, "Seconds in-flight requests get to finish on shutdown or reload before they are closed.")
+    limit_concurrency: int | None = _opt(None, "Most requests/connections served at once; past it new requests get 503.")
+    headers: tuple[tuple[str, str], ...] = _opt((), "Extra default response headers, 'Name: value' (repeatable).")
+    server_header: bool = _opt(True, "Send 'Server: asgidev'.")
+    date_header: bool = _opt(True, "Send a 'Date' header.")
+
+    # Reload (the supervisor).
+    reload: bool = _opt(True, "Restart the worker process when code changes (as runserver does).")
+    reload_dirs: tuple[str, ...] = _opt((), "Directories to watch (repeatable); default: the app directory.")
+    reload_includes: tuple[str, ...] = _opt((), "Extra glob patterns whose changes trigger a reload (repeatable), e.g. '*.yaml'.")
+    reload_excludes: tuple[str, ...] = _opt((), "Glob patterns never triggering a reload (repeatable), e.g. 'data/*'.")
+
+    def __post_init__(self) -> None:
+        if self.lifespan not in LIFESPAN_MODES:
+            raise ConfigError(f"Unknown lifespan mode {self.lifespan!r}.", "Use one of: auto, on, off.")
+        if self.log_level not in LOG_LEVELS:
+            raise ConfigError(f"Unknown log level {self.log_level!r}.", f"Use one of: {', '.join(LOG_LEVELS)}.")
+        if not 0 <= self.port <= 65535:
+            raise ConfigError(f"Port {self.port} is out of range.", "Use a port between 1 and 65535 (0 picks a free one).")
+        for name in ("timeout_keep_alive", "timeout_request_head", "timeout_graceful_shutdown"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"--{name.replace('_', '-')} must not be negative.")
+        if self.limit_concurrency is not None and self.limit_concurrency < 1:
+            raise ConfigError("--limit-concurrency must be at least 1.")
+        if self.uds is not None and self.fd is not None:
+            raise ConfigError("--uds and --fd cannot be used together.", "Pick one way to listen.")
+        for name, _value in self.headers:
+            if not name or any(c in name for c in " :\r\n\t") or not name.isascii():
+                raise ConfigError(f"Invalid header name {name!r}.", "Use --header 'Name: value'.")
+        for ip in self.forwarded_allow_ips:
+            if ip != "*":
+                try:
+                    ipaddress.ip_network(ip, strict=False)
+                except ValueError:
+                    raise ConfigError(f"--forwarded-allow-ips: {ip!r} is not an IP address or network.") from None
+
+    def replace(self, **changes: Any) -> Config:
+        """A copy with ``changes`` applied; unknown names are a ConfigError."""
+        unknown = set(changes) - set(field_names())
+        if unknown:
+            raise ConfigError(f"Unknown option(s): {', '.join(sorted(unknown))}.", "See 'asgidev --help'.")
+        return dataclasses.replace(self, **changes)
+
+    @property
+    def display_host(self) -> str:
+        """The host as it appears in URLs: IPv6 literals in brackets."""
+        return f"[{self.host}]" if ":" in self.host else self.host
+
+
+def field_names() -> tuple[str, ...]:
+    """The names of all configuration fields, in declaration order."""
+    return tuple(f.name for f in dataclasses.fields(Config))
+
+
+def field_help(name: str) -> str:
+    """The ``--help`` text of one field."""
+    for f in dataclasses.fields(Config):
+        if f.name == name:
+            return str(f.metadata["help"])
+    raise KeyError(name)
+
+
+def field_default(name: str) -> Any:
+    """The default value of one field."""
+    for f in dataclasses.fields(Config):
+        if f.name == name:
+            return f.default
+    raise KeyError(name)
+
+
+def parse_header_option(raw: str) -> tuple[str, str]:
+    """Parse ``--header 'Name: value'`` (``Name:value`` also accepted)."""
+    name, sep, value = raw.partition(":")
+    if not sep or not name.strip():
+        raise ConfigError(f"Invalid --header {raw!r}.", "Use --header 'Name: value'.")
+    return name.strip(), value.strip()

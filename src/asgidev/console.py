@@ -1,0 +1,59 @@
+"""What the server prints for people: the startup banner and the warnings around it."""
+
+from __future__ import annotations
+
+import datetime
+import ipaddress
+import socket
+from collections.abc import Sequence
+
+from asgidev import __version__
+
+PRODUCTION_WARNING = (
+    "WARNING: This is a development server. Do not use it in a production setting. "
+    "Use a production ASGI server such as uvicorn, hypercorn, granian or daphne instead."
+)
+
+
+def banner(*, app_label: str, urls: Sequence[str], is_reloading: bool, extra_lines: Sequence[str] = ()) -> str:
+    """The startup text, in runserver's spirit."""
+    now = datetime.datetime.now().strftime("%B %d, %Y - %X")
+    lines = []
+    if is_reloading:
+        lines.append("Watching for file changes with watchfiles")
+    lines += [now, f"asgidev {__version__}, serving {app_label}", *extra_lines]
+    lines += [f"Starting ASGI server at {url}/" if url.startswith("http") else f"Starting ASGI server at {url}" for url in urls]
+    lines += ["Quit the server with CONTROL-C.", "", PRODUCTION_WARNING]
+    warning = network_warning(urls)
+    if warning:
+        lines.append(warning)
+    return "\n".join(lines) + "\n"
+
+
+def network_warning(urls: Sequence[str]) -> str:
+    """A warning when the server is reachable from other machines, with where."""
+    for url in urls:
+        if not url.startswith("http"):
+            continue
+        host = url.split("://", 1)[1].rsplit(":", 1)[0].strip("[]")
+        try:
+            ip = ipaddress.ip_address(host)
+        except ValueError:
+            continue
+        if ip.is_loopback:
+            continue
+        reachable = _local_addresses() if ip.is_unspecified else [host]
+        port = url.rsplit(":", 1)[1]
+        where = ", ".join(f"http://{a}:{port}/" for a in reachable) or url
+        return f"WARNING: the server is reachable from the network ({where}). Anyone who can reach this machine can use it."
+    return ""
+
+
+def _local_addresses() -> list[str]:
+    addresses = set()
+    try:
+        for info in socket.getaddrinfo(socket.gethostname(), None, family=socket.AF_INET):
+            addresses.add(str(info[4][0]))
+    except OSError:
+        pass
+    return sorted(a for a in addresses if not a.startswith("127."))

@@ -1,0 +1,42 @@
+"""Error types that carry meaning: a one-line message and a hint on how to fix it.
+
+Library code raises these; only ``cli.py`` turns them into exit codes.
+"""
+
+from __future__ import annotations
+
+
+class AsgidevError(Exception):
+    """A user mistake (bad option, busy port, bad app path) with a fix hint."""
+
+    def __init__(self, message: str, hint: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return f"{self.message} {self.hint}".strip()
+
+
+class ConfigError(AsgidevError):
+    """An option has a value asgidev cannot use."""
+
+
+class AddressInUseError(AsgidevError):
+    """The address to bind is already taken by another process."""
+
+
+class AppImportError(AsgidevError):
+    """The user's app could not be imported.
+
+    ``user_traceback`` holds the formatted traceback of the user's own code when
+    their module raised while importing (empty when the path itself was wrong).
+    """
+
+    def __init__(self, message: str, hint: str = "", user_traceback: str = "") -> None:
+        super().__init__(message, hint)
+        self.user_traceback = user_traceback
+
+
+class LifespanStartupError(AsgidevError):
+    """The app's lifespan startup failed (``--lifespan on`` or a reported failure)."""

@@ -1,0 +1,136 @@
+"""Import the user's ASGI app from ``module:attribute``.
+
+Every failure becomes an ``AppImportError`` naming the problem; when the
+user's own module raised, the traceback is cut down to the user's frames.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import inspect
+import os
+import sys
+import traceback
+from collections.abc import Callable
+from typing import Any
+
+from asgidev._types import ASGIApp, Receive, Scope, Send
+from asgidev.errors import AppImportError
+
+DEFAULT_ATTRIBUTES = ("application", "app")
+
+
+def import_app(spec: str, app_dir: str = ".", *, factory: bool = False) -> ASGIApp:
+    """Import and return the ASGI 3 app named by ``spec``.
+
+    Raises:
+        AppImportError: the module or attribute is missing, the import raised,
+            or the object is not a callable ASGI app.
+    """
+    module_name, _, attribute = spec.partition(":")
+    if not module_name or (":" in spec and not attribute):
+        raise AppImportError(f"{spec!r} is not an app path.", "Use 'module:attribute', for example 'mysite.asgi:application'.")
+    path = os.path.abspath(app_dir)
+    if path not in sys.path:
+        sys.path.insert(0, path)
+    module = _import_module(module_name, path)
+    candidates = (attribute,) if attribute else DEFAULT_ATTRIBUTES
+    for name in candidates:
+        obj = module
+        try:
+            for part in name.split("."):
+                obj = getattr(obj, part)
+        except AttributeError:
+            continue
+        break
+    else:
+        wanted = " or ".join(repr(c) for c in candidates)
+        raise AppImportError(
+            f"Module {module_name!r} has no attribute {wanted}.",
+            f"Name the app explicitly: 'asgidev {module_name}:<attribute>'.",
+        )
+    if factory:
+        if not callable(obj):
+            raise AppImportError(f"{spec!r} is not callable, so it cannot be an app factory.", "Drop --factory.")
+        try:
+            obj = obj()
+        except Exception as exc:
+            raise AppImportError(
+                f"The app factory {spec!r} raised {type(exc).__name__}: {exc}",
+                user_traceback=format_user_traceback(exc),
+            ) from exc
+    return as_asgi3(obj, spec)
+
+
+def _import_module(module_name: str, path: str) -> Any:
+    try:
+        return importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name is not None and (module_name == exc.name or module_name.startswith(exc.name + ".")):
+            raise AppImportError(
+                f"Could not import module {module_name!r} (looked in {path} and on sys.path).",
+                "Run asgidev from your project directory, or pass --app-dir.",
+            ) from exc
+        raise _raised_during_import(module_name, exc) from exc
+    except Exception as exc:
+        raise _raised_during_import(module_name, exc) from exc
+
+
+def _raised_during_import(module_name: str, exc: BaseException) -> AppImportError:
+    return AppImportError(
+        f"Importing {module_name!r} raised {type(exc).__name__}: {exc}",
+        "Fix the error in your code; the traceback shows where it is.",
+        user_traceback=format_user_traceback(exc),
+    )
+
+
+def format_user_traceback(exc: BaseException) -> str:
+    """The traceback of ``exc`` without the import machinery's and asgidev's frames."""
+    tb = exc.__traceback__
+    frames = [f for f in traceback.extract_tb(tb) if not _is_internal(f.filename)]
+    lines = ["Traceback (most recent call last):\n", *traceback.format_list(frames)]
+    lines += traceback.format_exception_only(type(exc), exc)
+    return "".join(lines)
+
+
+def _is_internal(filename: str) -> bool:
+    return filename.startswith("<frozen importlib") or os.path.dirname(os.path.abspath(filename)) == os.path.dirname(__file__)
+
+
+def as_asgi3(obj: Any, name: str) -> ASGIApp:
+    """Return ``obj`` as an ASGI 3 app, wrapping ASGI 2 apps.
+
+    Raises:
+        AppImportError: ``obj`` is not callable.
+    """
+    if not callable(obj):
+        raise AppImportError(
+            f"{name!r} is a {type(obj).__name__}, not an ASGI app (not callable).",
+            "Point asgidev at the ASGI application object, e.g. 'mysite.asgi:application'.",
+        )
+    if _is_asgi2(obj):
+        return _wrap_asgi2(obj)
+    return obj  # type: ignore[no-any-return]
+
+
+def _is_asgi2(obj: Any) -> bool:
+    """ASGI 2 apps are classes (or callables) taking only ``scope``."""
+    if inspect.isclass(obj):
+        return not asyncio.iscoroutinefunction(getattr(obj, "__await__", None)) and not hasattr(obj, "__await__")
+    call = obj if inspect.isfunction(obj) or inspect.ismethod(obj) else getattr(obj, "__call__", None)  # noqa: B004
+    if call is None or asyncio.iscoroutinefunction(call):
+        return False
+    try:
+        params = [p for p in inspect.signature(call).parameters.values() if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    except (TypeError, ValueError):
+        return False
+    return len(params) == 1
+
+
+def _wrap_asgi2(app2: Callable[[Scope], Any]) -> ASGIApp:
+    async def asgi3(scope: Scope, receive: Receive, send: Send) -> None:
+        instance = app2(scope)
+        await instance(receive, send)
+
+    return asgi3

@@ -1,0 +1,88 @@
+"""Logging set-up for the process owner (CLI, worker): runserver-style lines on stderr.
+
+The embedding API never calls this: a host process keeps its own logging.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import logging.config
+import os
+import sys
+from typing import Any
+
+from asgidev.config import Config
+from asgidev.errors import ConfigError
+
+DATE_FORMAT = "%d/%b/%Y %H:%M:%S"
+
+# ANSI colours by status class, as runserver's terminal colours do.
+_STATUS_COLOURS = {1: "\x1b[37m", 2: "", 3: "\x1b[36m", 4: "\x1b[33m", 5: "\x1b[1;31m"}
+_LEVEL_COLOURS = {logging.WARNING: "\x1b[33m", logging.ERROR: "\x1b[31m", logging.CRITICAL: "\x1b[1;31m"}
+_RESET = "\x1b[0m"
+
+
+class ServerFormatter(logging.Formatter):
+    """``[29/Nov/2026 10:00:00] message``; warnings and errors name their level.
+
+    Colours only on a terminal (``use_colours``), so piped logs stay plain.
+    """
+
+    def __init__(self, use_colours: bool | None = None) -> None:
+        super().__init__(fmt="[%(asctime)s] %(message)s", datefmt=DATE_FORMAT)
+        self.use_colours = sys.stderr.isatty() and "NO_COLOR" not in os.environ if use_colours is None else use_colours
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = super().format(record)
+        if record.levelno >= logging.WARNING and record.name != "asgidev.access":
+            stamp_end = line.find("] ") + 2
+            line = f"{line[:stamp_end]}{record.levelname}: {line[stamp_end:]}"
+        if not self.use_colours:
+            return line
+        colour = _LEVEL_COLOURS.get(record.levelno, "")
+        status = getattr(record, "status_code", None)
+        if isinstance(status, int):
+            colour = _STATUS_COLOURS.get(status // 100, "")
+        return f"{colour}{line}{_RESET}" if colour else line
+
+
+def configure_logging(config: Config) -> None:
+    """Install asgidev's handlers on the ``asgidev`` loggers (not the root logger).
+
+    Raises:
+        ConfigError: ``--log-config`` cannot be read.
+    """
+    if config.log_config is not None:
+        logging.config.dictConfig(_read_log_config(config.log_config))
+        return
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(ServerFormatter())
+    root = logging.getLogger("asgidev")
+    root.handlers[:] = [handler]
+    root.setLevel(config.log_level.upper())
+    root.propagate = False
+    access = logging.getLogger("asgidev.access")
+    access.disabled = not config.access_log
+
+
+def _read_log_config(path: str) -> dict[str, Any]:
+    try:
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+    except OSError as exc:
+        raise ConfigError(f"Cannot read --log-config {path}: {exc.strerror}.") from None
+    try:
+        if path.endswith((".yaml", ".yml")):
+            try:
+                import yaml  # type: ignore[import-untyped]
+            except ImportError:
+                raise ConfigError("--log-config with YAML needs PyYAML.", "pip install pyyaml, or use a .json file.") from None
+            data = yaml.safe_load(text)
+        else:
+            data = json.loads(text)
+    except ValueError as exc:
+        raise ConfigError(f"--log-config {path} is not valid: {exc}.") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"--log-config {path} must hold a dictConfig mapping.")
+    return data

@@ -1,0 +1,1 @@
+"""Sans-IO protocol engines: bytes in, events out. No asyncio, no ASGI here."""

@@ -1,0 +1,1 @@
+"""The runtime: listening sockets, connections, timeouts and shutdown."""

@@ -1,0 +1,132 @@
+"""The server: lifespan, listeners on already-bound sockets, graceful shutdown.
+
+Binding belongs to ``sockets.py`` (or to the supervisor, which binds once and
+hands sockets to workers); the server only listens on what it is given.
+Signals belong to whoever owns the process (``server/signals.py``), never here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+import ssl
+from typing import Any
+
+from asgidev._types import ASGIApp
+from asgidev.asgi.lifespan import Lifespan
+from asgidev.config import Config
+from asgidev.server.connection import HTTPConnection
+from asgidev.server.shared import ServerShared
+
+logger = logging.getLogger(__name__)
+
+# Pending connections the kernel queues for us. Large, because during a reload
+# nobody accepts for a few hundred milliseconds and queued clients must wait,
+# not be refused.
+LISTEN_BACKLOG = 2048
+# After the graceful period, how long cancelled app tasks get to unwind.
+CANCEL_GRACE_S = 1.0
+
+
+class Server:
+    """Serves one ASGI app on the given listening sockets until ``request_shutdown``."""
+
+    def __init__(self, config: Config, app: ASGIApp, sockets: list[socket.socket], ssl_context: ssl.SSLContext | None = None) -> None:
+        self.config = config
+        self.app = app
+        self.sockets = sockets
+        self.ssl_context = ssl_context
+        self.lifespan = Lifespan(app, config.lifespan)
+        self.shared: ServerShared | None = None
+        self._listeners: list[asyncio.Server] = []
+        self._started = asyncio.Event()
+        self._shutdown_requested = asyncio.Event()
+        self._stopped = asyncio.Event()
+
+    async def serve(self) -> None:
+        """Start, serve until ``request_shutdown``, then shut down gracefully."""
+        await self.start()
+        try:
+            await self._shutdown_requested.wait()
+        finally:
+            await self.shutdown()
+
+    async def start(self) -> None:
+        """Run lifespan startup and begin accepting connections.
+
+        Raises:
+            LifespanStartupError: the app's startup failed.
+        """
+        await self.lifespan.startup()
+        state = self.lifespan.state if self.lifespan.is_supported else None
+        shared = ServerShared(self.config, self.app, state)
+        if self.ssl_context is not None:
+            shared.scheme = "https"
+        self.shared = shared
+        loop = asyncio.get_running_loop()
+        upgrade = None
+        for sock in self.sockets:
+            listener = await loop.create_server(
+                lambda: HTTPConnection(shared, upgrade), sock=sock, backlog=LISTEN_BACKLOG, ssl=self.ssl_context
+            )
+            self._listeners.append(listener)
+        self._started.set()
+
+    async def wait_started(self) -> None:
+        """Return once the server accepts connections."""
+        await self._started.wait()
+
+    async def wait_shutdown_requested(self) -> None:
+        """Return once ``request_shutdown`` has been called."""
+        await self._shutdown_requested.wait()
+
+    def request_shutdown(self) -> None:
+        """Ask ``serve`` to stop; safe to call more than once."""
+        self._shutdown_requested.set()
+
+    def stop_accepting(self) -> None:
+        """Close the listeners: new connections go to whoever else listens (a new worker)."""
+        for listener in self._listeners:
+            listener.close()
+        self._listeners.clear()
+
+    async def shutdown(self) -> None:
+        """Stop accepting, let in-flight requests finish within the graceful timeout, then close the rest."""
+        if self._stopped.is_set():
+            return
+        self._stopped.set()
+        self.stop_accepting()
+        shared = self.shared
+        if shared is not None:
+            shared.is_shutting_down = True
+            for connection in list(shared.connections):
+                connection.shutdown()
+            if not shared.connections:
+                shared.drained.set()
+            timeout = self.config.timeout_graceful_shutdown
+            try:
+                await asyncio.wait_for(shared.drained.wait(), timeout)
+            except TimeoutError:
+                logger.info("Graceful shutdown: closing %d connection(s) still open after %gs.", len(shared.connections), timeout)
+            for connection in list(shared.connections):
+                connection.abort()
+            await _finish_tasks(shared.tasks)
+        await self.lifespan.shutdown()
+
+    @property
+    def bound_addresses(self) -> list[Any]:
+        """The addresses the listening sockets are bound to."""
+        return [sock.getsockname() for sock in self.sockets]
+
+
+async def _finish_tasks(tasks: set[asyncio.Task[None]]) -> None:
+    """Give app tasks still running a moment to see the disconnect, then cancel them."""
+    if not tasks:
+        return
+    _, pending = await asyncio.wait(set(tasks), timeout=CANCEL_GRACE_S / 2)
+    for task in pending:
+        task.cancel()
+    if pending:
+        await asyncio.wait(pending, timeout=CANCEL_GRACE_S / 2)
+

@@ -1,0 +1,1 @@
+"""pytest plugin: fixtures for serving an ASGI app on a real socket."""
