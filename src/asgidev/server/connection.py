@@ -185,20 +185,20 @@ class HTTPConnection(asyncio.Protocol):
             return
         protocol = self.protocol
         try:
+            data = b""
             if head is not None:
-                headers = self.shared.default_headers(head[1])
-                if end and not _has_framing(headers):
-                    # The whole body is known: send Content-Length rather than chunked framing.
-                    headers.append((b"content-length", str(len(body)).encode()))
-                data = protocol.response_head(head[0], headers)
-            else:
-                data = b""
+                data = protocol.response_head(head[0], self.shared.default_headers(head[1]), complete_body=body if end else None)
             if body:
                 data += protocol.body(body)
             if end:
                 data += protocol.end()
-        except h11.LocalProtocolError as exc:
-            raise RuntimeError(f"ASGI app sent an invalid response: {exc}") from None
+        except http11.InvalidResponseError as exc:
+            if protocol.is_response_started:
+                self.transport.close()
+            else:
+                cycle.status = 500
+                self._reject(500, "Internal Server Error")
+            raise RuntimeError(f"ASGI app sent an invalid response: {exc}.") from None
         self.transport.write(data)
         if end:
             self._response_complete(cycle)
@@ -240,7 +240,7 @@ class HTTPConnection(asyncio.Protocol):
             _log_access(cycle)
         protocol = self.protocol
         if self._is_closing or not protocol.is_keep_alive_ready:
-            # Either h11 decided the connection cannot be reused (Connection:
+            # Either the exchange cannot be followed by another (Connection:
             # close, HTTP/1.0, unread body) or the server is shutting down.
             self.transport.close()
             return
@@ -309,13 +309,6 @@ def _log_access(cycle: HTTPCycle) -> None:
         scope["method"], target, scope["http_version"], cycle.status, cycle.body_bytes, elapsed_ms,
         extra={"status_code": cycle.status},
     )
-
-
-def _has_framing(headers: Headers) -> bool:
-    for name, _ in headers:
-        if name == b"content-length" or name == b"transfer-encoding":
-            return True
-    return False
 
 
 def _address(info: Any) -> tuple[str, int] | None:
