@@ -80,7 +80,7 @@ class HTTPCycle:
 
     __slots__ = (
         "scope", "channel", "response_state", "request_state", "status", "body_bytes",
-        "started_at", "_chunks", "_buffered", "_waiter", "_head", "_is_head_request",
+        "started_at", "_chunks", "_buffered", "_waiter", "_head",
     )
 
     def __init__(self, scope: Scope, channel: HTTPChannel, *, request_ended: bool) -> None:
@@ -95,7 +95,6 @@ class HTTPCycle:
         self._buffered = 0
         self._waiter: asyncio.Future[None] | None = None
         self._head: tuple[int, Headers] | None = None
-        self._is_head_request = scope["method"] == "HEAD"
 
     # -- fed by the connection ------------------------------------------------
 
@@ -186,8 +185,6 @@ class HTTPCycle:
                 raise TypeError(f"'body' must be bytes, not {type(body).__name__}.")
             body = bytes(body)
         more = bool(message.get("more_body", False))
-        if self._is_head_request:
-            body = b""
         head, self._head = self._head, None
         self.body_bytes += len(body)
         self.response_state = ResponseState.STREAMING if more else ResponseState.COMPLETE

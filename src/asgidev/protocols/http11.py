@@ -114,11 +114,29 @@ class HTTP11Protocol:
                 raise HTTPProtocolError(505, "HTTP version not supported; this server speaks HTTP/1.0 and HTTP/1.1.")
             if len(event.target) > MAX_REQUEST_LINE_BYTES:
                 raise HTTPProtocolError(414, "Request line too long.")
+            has_close = has_length = has_transfer_encoding = False
+            head_size = len(event.target)
+            for name, value in event.headers:
+                head_size += len(name) + len(value) + 4
+                if name == b"connection":
+                    has_close = has_close or b"close" in value.lower()
+                elif name == b"content-length":
+                    has_length = True
+                elif name == b"transfer-encoding":
+                    has_transfer_encoding = True
+            if head_size > MAX_HEAD_BYTES:
+                # h11 checks its limit only while a head is incomplete; a head
+                # arriving in one read must be held to the same limit.
+                raise HTTPProtocolError(431, "Request header fields too large.")
+            if has_length and has_transfer_encoding:
+                # RFC 9112 section 6.1: a server may serve such a request, but it
+                # is the classic request-smuggling ambiguity, so refuse it.
+                raise HTTPProtocolError(400, "Both Content-Length and Transfer-Encoding given; send only one.")
             self._method = event.method
             self._version = version
             # HTTP/1.0 keep-alive is not offered (as h11 does); HTTP/1.1 persists
             # unless the client says "Connection: close" (RFC 9112 section 9.3).
-            self._is_keep_alive = version == b"1.1" and not _has_close(event.headers)
+            self._is_keep_alive = version == b"1.1" and not has_close
         return event  # type: ignore[return-value]
 
     def _classify(self, exc: h11.RemoteProtocolError) -> HTTPProtocolError:
@@ -198,8 +216,13 @@ class HTTP11Protocol:
                 self._is_keep_alive = False
                 has_connection_close = True
             lines.append(b"%s: %s\r\n" % (name, value))
-        if self._method == b"HEAD" or status_code < 200 or status_code in (204, 304):
+        if status_code < 200 or status_code in (204, 304):
             self._framing = Framing.NO_BODY
+        elif self._method == b"HEAD":
+            # Same headers as the GET would get, no body (RFC 9110 section 9.3.2).
+            self._framing = Framing.NO_BODY
+            if length == -1 and complete_body is not None:
+                lines.append(b"content-length: %d\r\n" % len(complete_body))
         elif length != -1:
             self._framing = Framing.CONTENT_LENGTH
             self._remaining = length
@@ -271,9 +294,3 @@ class HTTP11Protocol:
         headers = [*extra_headers, (b"content-type", b"text/plain; charset=utf-8")]
         return self.response_head(status_code, headers, complete_body=body) + self.body(body) + self.end()
 
-
-def _has_close(headers: h11._headers.Headers) -> bool:
-    for name, value in headers:
-        if name == b"connection" and b"close" in value.lower():
-            return True
-    return False

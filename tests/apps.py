@@ -1,0 +1,53 @@
+"""Small ASGI apps the tests serve."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+
+async def hello(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    if scope["type"] != "http":
+        return
+    await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]})
+    await send({"type": "http.response.body", "body": b"Hello, world!"})
+
+
+async def echo(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    """Echo the request body, streaming it back as it arrives."""
+    assert scope["type"] == "http"
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    while True:
+        message = await receive()
+        assert message["type"] == "http.request"
+        await send({"type": "http.response.body", "body": message["body"], "more_body": True})
+        if not message.get("more_body"):
+            break
+    await send({"type": "http.response.body", "body": b""})
+
+
+async def scope_echo(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    """Answer with a repr of the interesting scope keys."""
+    import json
+
+    if scope["type"] != "http":
+        return
+    shown = {k: v for k, v in scope.items() if k not in ("headers", "state", "extensions")}
+    shown["headers"] = [[n.decode(), v.decode()] for n, v in scope["headers"]]
+    for key in ("raw_path", "query_string"):
+        shown[key] = shown[key].decode("latin-1")
+    body = json.dumps(shown).encode()
+    await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"application/json")]})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def sse(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    """An endless event stream: one event every 10 ms until the client leaves."""
+    if scope["type"] != "http":
+        return
+    await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/event-stream")]})
+    n = 0
+    while True:
+        await send({"type": "http.response.body", "body": b"data: %d\n\n" % n, "more_body": True})
+        n += 1
+        await asyncio.sleep(0.01)
