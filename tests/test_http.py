@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import socket
 from typing import Any
@@ -78,8 +79,7 @@ async def test_chunked_request_body_and_streamed_response(raw_client: Any) -> No
         client = raw_client(server.host, server.port)
         await asyncio.to_thread(
             client.send,
-            b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
-            b"5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n",
+            b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n",
         )
         data = await asyncio.to_thread(client.read_until_close)
     head, _, body = data.partition(b"\r\n\r\n")
@@ -138,22 +138,24 @@ async def test_expect_100_continue_sent_only_when_app_reads(raw_client: Any) -> 
         pytest.param(b"GARBAGE\r\n\r\n", 400, id="garbage"),
         pytest.param(b"GET / HTTP/1.1\r\n\r\n", 400, id="http11-without-host"),
         pytest.param(b"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello", 400, id="conflicting-cl"),
-        pytest.param(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400, id="cl-and-te"),
+        pytest.param(
+            b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400, id="cl-and-te"
+        ),
         pytest.param(b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n", 501, id="unknown-te"),
         pytest.param(b"GET / HTTP/2.0\r\nHost: x\r\n\r\n", 505, id="http2-version"),
         pytest.param(b"GET /" + b"a" * 10000 + b" HTTP/1.1\r\nHost: x\r\n\r\n", 414, id="long-line"),
         pytest.param(b"GET / HTTP/1.1\r\nHost: x\r\n" + b"X-Big: " + b"a" * 70000 + b"\r\n\r\n", 431, id="big-head"),
         pytest.param(b"GET / HTTP/1.1\r\nHost: x\r\nBad Header: v\r\n\r\n", 400, id="bad-header-name"),
-        pytest.param(b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0x5\r\nhello\r\n0\r\n\r\n", 400, id="hex-chunk-size"),
+        pytest.param(
+            b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0x5\r\nhello\r\n0\r\n\r\n", 400, id="hex-chunk-size"
+        ),
     ],
 )
 async def test_bad_requests_get_4xx_and_close(raw_client: Any, request_bytes: bytes, status: int) -> None:
     called = []
 
     async def app(scope: Any, receive: Any, send: Any) -> None:
-
         if scope["type"] != "http":
-
             return
         if scope["type"] == "http":
             called.append(scope)
@@ -163,10 +165,8 @@ async def test_bad_requests_get_4xx_and_close(raw_client: Any, request_bytes: by
 
     async with asgidev.serve(app) as server:
         client = raw_client(server.host, server.port)
-        try:
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
             await asyncio.to_thread(client.send, request_bytes)
-        except (BrokenPipeError, ConnectionResetError):
-            pass
         data = await asyncio.to_thread(client.read_until_close)
         assert data.startswith(b"HTTP/1.1 %d " % status), data[:100]
         assert b"connection: close" in data.lower()
@@ -236,9 +236,7 @@ async def test_disconnect_delivered_when_client_leaves() -> None:
     disconnected = asyncio.Event()
 
     async def app(scope: Any, receive: Any, send: Any) -> None:
-
         if scope["type"] != "http":
-
             return
         await send({"type": "http.response.start", "status": 200, "headers": []})
         await send({"type": "http.response.body", "body": b"start", "more_body": True})
@@ -257,14 +255,17 @@ async def test_disconnect_delivered_when_client_leaves() -> None:
 
 
 async def test_sse_client_can_leave_early() -> None:
-    async with asgidev.serve(apps.sse, timeout_graceful_shutdown=1) as server, httpx.AsyncClient() as client:
-        async with client.stream("GET", server.url) as response:
-            seen = 0
-            async for line in response.aiter_lines():
-                if line.startswith("data:"):
-                    seen += 1
-                if seen == 3:
-                    break
+    async with (
+        asgidev.serve(apps.sse, timeout_graceful_shutdown=1) as server,
+        httpx.AsyncClient() as client,
+        client.stream("GET", server.url) as response,
+    ):
+        seen = 0
+        async for line in response.aiter_lines():
+            if line.startswith("data:"):
+                seen += 1
+            if seen == 3:
+                break
     assert seen == 3
 
 
@@ -274,9 +275,7 @@ async def test_response_send_waits_for_slow_reader() -> None:
     chunk = b"x" * 65536
 
     async def app(scope: Any, receive: Any, send: Any) -> None:
-
         if scope["type"] != "http":
-
             return
         nonlocal sent
         await send({"type": "http.response.start", "status": 200, "headers": []})
@@ -303,9 +302,7 @@ async def test_request_body_backpressure_bounded() -> None:
     release = asyncio.Event()
 
     async def app(scope: Any, receive: Any, send: Any) -> None:
-
         if scope["type"] != "http":
-
             return
         await release.wait()
         await apps.hello(scope, receive, send)
@@ -339,20 +336,19 @@ async def test_http10_closes_after_response(raw_client: Any) -> None:
 
 async def test_limit_concurrency_answers_503() -> None:
     release = asyncio.Event()
+    slow_started = asyncio.Event()
 
     async def app(scope: Any, receive: Any, send: Any) -> None:
-
         if scope["type"] != "http":
-
             return
-        if scope["type"] == "http" and scope["path"] == "/slow":
+        if scope["path"] == "/slow":
+            slow_started.set()
             await release.wait()
         await apps.hello(scope, receive, send)
 
     async with asgidev.serve(app, limit_concurrency=1) as server, httpx.AsyncClient() as client:
         slow = asyncio.create_task(client.get(server.url + "/slow"))
-        while server.server.shared is None or server.server.shared.active_requests < 1:
-            await asyncio.sleep(0.01)
+        await asyncio.wait_for(slow_started.wait(), 5)
         busy = await client.get(server.url + "/")
         release.set()
         assert (await slow).status_code == 200

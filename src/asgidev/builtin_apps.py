@@ -11,7 +11,13 @@ async def welcome_app(scope: Scope, receive: Receive, send: Send) -> None:
     if scope["type"] != "http":
         return
     body = welcome_page().encode()
-    await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/html; charset=utf-8"), (b"content-length", str(len(body)).encode())]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 200,
+            "headers": [(b"content-type", b"text/html; charset=utf-8"), (b"content-length", str(len(body)).encode())],
+        }
+    )
     await send({"type": "http.response.body", "body": body})
 
 
@@ -31,11 +37,13 @@ def broken_code_app(title: str, message: str, traceback: str, hint: str = "") ->
             return
         wants_html = any(name == b"accept" and b"text/html" in value for name, value in scope["headers"])
         body, kind = (page, b"text/html; charset=utf-8") if wants_html else (text, b"text/plain; charset=utf-8")
-        await send({
-            "type": "http.response.start",
-            "status": 500,
-            "headers": [(b"content-type", kind), (b"content-length", str(len(body)).encode()), (b"cache-control", b"no-store")],
-        })
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 500,
+                "headers": [(b"content-type", kind), (b"content-length", str(len(body)).encode()), (b"cache-control", b"no-store")],
+            }
+        )
         await send({"type": "http.response.body", "body": body})
 
     return app

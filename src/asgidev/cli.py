@@ -35,12 +35,17 @@ def _opt(name: str, *flags: str, **kwargs: Any) -> Any:
     return typer.Option(*flags, help=field_help(name), **kwargs)
 
 
-@cli.command(help="Serve an ASGI app for development, reloading it when code changes.\n\n"
-             "APP is 'module:attribute' (e.g. mysite.asgi:application); without APP a welcome page is served. "
-             "ADDRPORT is runserver's optional [addr:]port: 8001, 0:8001, 0.0.0.0:9000, [::1]:8000.")
+@cli.command(
+    help="Serve an ASGI app for development, reloading it when code changes.\n\n"
+    "APP is 'module:attribute' (e.g. mysite.asgi:application); without APP a welcome page is served. "
+    "ADDRPORT is runserver's optional [addr:]port: 8001, 0:8001, 0.0.0.0:9000, [::1]:8000."
+)
 def run(
     app: Annotated[str | None, typer.Argument(metavar="[APP]", help=field_help("app"), show_default=False)] = None,
-    addrport: Annotated[str | None, typer.Argument(metavar="[ADDRPORT]", help="Optional [addr:]port, as runserver's (default 127.0.0.1:8000).", show_default=False)] = None,
+    addrport: Annotated[
+        str | None,
+        typer.Argument(metavar="[ADDRPORT]", help="Optional [addr:]port, as runserver's (default 127.0.0.1:8000).", show_default=False),
+    ] = None,
     host: Annotated[str | None, _opt("host", "--host", show_default=DEFAULT_HOST)] = None,
     port: Annotated[int | None, _opt("port", "--port", "-p", show_default=str(DEFAULT_PORT))] = None,
     ipv6: Annotated[bool, _opt("ipv6", "--ipv6", "-6")] = field_default("ipv6"),
@@ -54,10 +59,14 @@ def run(
     access_log: Annotated[bool, _opt("access_log", "--access-log/--no-access-log")] = field_default("access_log"),
     log_config: Annotated[str | None, _opt("log_config", "--log-config")] = field_default("log_config"),
     proxy_headers: Annotated[bool, _opt("proxy_headers", "--proxy-headers/--no-proxy-headers")] = field_default("proxy_headers"),
-    forwarded_allow_ips: Annotated[str, _opt("forwarded_allow_ips", "--forwarded-allow-ips")] = ",".join(field_default("forwarded_allow_ips")),
+    forwarded_allow_ips: Annotated[str, _opt("forwarded_allow_ips", "--forwarded-allow-ips")] = ",".join(
+        field_default("forwarded_allow_ips")
+    ),
     timeout_keep_alive: Annotated[float, _opt("timeout_keep_alive", "--timeout-keep-alive")] = field_default("timeout_keep_alive"),
     timeout_request_head: Annotated[float, _opt("timeout_request_head", "--timeout-request-head")] = field_default("timeout_request_head"),
-    timeout_graceful_shutdown: Annotated[float, _opt("timeout_graceful_shutdown", "--timeout-graceful-shutdown")] = field_default("timeout_graceful_shutdown"),
+    timeout_graceful_shutdown: Annotated[float, _opt("timeout_graceful_shutdown", "--timeout-graceful-shutdown")] = field_default(
+        "timeout_graceful_shutdown"
+    ),
     limit_concurrency: Annotated[int | None, _opt("limit_concurrency", "--limit-concurrency")] = field_default("limit_concurrency"),
     headers: Annotated[list[str] | None, _opt("headers", "--header", metavar="'NAME: VALUE'")] = None,
     server_header: Annotated[bool, _opt("server_header", "--server-header/--no-server-header")] = field_default("server_header"),
@@ -67,19 +76,55 @@ def run(
     reload_dirs: Annotated[list[str] | None, _opt("reload_dirs", "--reload-dir")] = None,
     reload_includes: Annotated[list[str] | None, _opt("reload_includes", "--reload-include")] = None,
     reload_excludes: Annotated[list[str] | None, _opt("reload_excludes", "--reload-exclude")] = None,
+    ws_max_size: Annotated[int, _opt("ws_max_size", "--ws-max-size")] = field_default("ws_max_size"),
+    ws_ping_interval: Annotated[float | None, _opt("ws_ping_interval", "--ws-ping-interval")] = field_default("ws_ping_interval"),
+    ws_ping_timeout: Annotated[float | None, _opt("ws_ping_timeout", "--ws-ping-timeout")] = field_default("ws_ping_timeout"),
+    ws_per_message_deflate: Annotated[
+        bool, _opt("ws_per_message_deflate", "--ws-per-message-deflate/--no-ws-per-message-deflate")
+    ] = field_default("ws_per_message_deflate"),
+    static: Annotated[bool, _opt("static", "--static/--nostatic")] = field_default("static"),
+    insecure: Annotated[bool, _opt("insecure", "--insecure")] = field_default("insecure"),
+    skip_checks: Annotated[bool, _opt("skip_checks", "--skip-checks")] = field_default("skip_checks"),
+    live_reload: Annotated[bool, _opt("live_reload", "--live-reload/--no-live-reload")] = field_default("live_reload"),
     version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")] = False,
 ) -> None:
     try:
         config = build_config(
-            app=app, addrport=addrport, host=host, port=port, ipv6=ipv6, uds=uds, fd=fd, app_dir=app_dir,
-            factory=factory, root_path=root_path, lifespan=lifespan, log_level=log_level, access_log=access_log,
-            log_config=log_config, proxy_headers=proxy_headers,
+            app=app,
+            addrport=addrport,
+            host=host,
+            port=port,
+            ipv6=ipv6,
+            uds=uds,
+            fd=fd,
+            app_dir=app_dir,
+            factory=factory,
+            root_path=root_path,
+            lifespan=lifespan,
+            log_level=log_level,
+            access_log=access_log,
+            log_config=log_config,
+            proxy_headers=proxy_headers,
             forwarded_allow_ips=tuple(ip.strip() for ip in forwarded_allow_ips.split(",") if ip.strip()),
-            timeout_keep_alive=timeout_keep_alive, timeout_request_head=timeout_request_head,
-            timeout_graceful_shutdown=timeout_graceful_shutdown, limit_concurrency=limit_concurrency,
-            headers=tuple(parse_header_option(h) for h in headers or ()), server_header=server_header,
-            date_header=date_header, reload=reload and not noreload, reload_dirs=tuple(reload_dirs or ()),
-            reload_includes=tuple(reload_includes or ()), reload_excludes=tuple(reload_excludes or ()),
+            timeout_keep_alive=timeout_keep_alive,
+            timeout_request_head=timeout_request_head,
+            timeout_graceful_shutdown=timeout_graceful_shutdown,
+            limit_concurrency=limit_concurrency,
+            headers=tuple(parse_header_option(h) for h in headers or ()),
+            server_header=server_header,
+            date_header=date_header,
+            reload=reload and not noreload,
+            reload_dirs=tuple(reload_dirs or ()),
+            reload_includes=tuple(reload_includes or ()),
+            reload_excludes=tuple(reload_excludes or ()),
+            ws_max_size=ws_max_size,
+            ws_ping_interval=ws_ping_interval,
+            ws_ping_timeout=ws_ping_timeout,
+            ws_per_message_deflate=ws_per_message_deflate,
+            static=static,
+            insecure=insecure,
+            skip_checks=skip_checks,
+            live_reload=live_reload,
         )
         code = start(config)
     except AppImportError as exc:
@@ -128,15 +173,15 @@ def _run_in_process(config: Config) -> int:
     from asgidev.runner import load_app, serve_sockets
     from asgidev.sockets import bind_sockets, socket_url
 
-    app, label = load_app(config)
+    loaded = load_app(config)
     sockets = bind_sockets(config)
     urls = [socket_url(s) for s in sockets]
 
     def on_started(_server: object) -> None:
-        sys.stdout.write(banner(app_label=label, urls=urls, is_reloading=False))
+        sys.stdout.write(banner(app_label=loaded.label, urls=urls, is_reloading=False, extra_lines=loaded.banner_lines))
         sys.stdout.flush()
 
-    serve_sockets(config, app, sockets, on_started=on_started)
+    serve_sockets(config, loaded.app, sockets, on_started=on_started)
     return 0
 
 

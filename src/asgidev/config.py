@@ -24,7 +24,7 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
 
 
-def _opt(default: Any, help: str) -> Any:  # noqa: A002 - mirrors click's name
+def _opt(default: Any, help: str) -> Any:
     """A field with a default and the help text shown by ``--help``."""
     if isinstance(default, (list, dict, set)):
         raise TypeError("use tuples for sequence defaults; Config is frozen")
@@ -54,7 +54,9 @@ class Config:
     # Logging.
     log_level: LogLevel = _opt("info", "Log level: critical, error, warning, info, debug.")
     access_log: bool = _opt(True, "Log one line per response.")
-    log_config: str | None = _opt(None, "A logging dictConfig file (.json, or .yaml with PyYAML installed) replacing asgidev's logging set-up.")
+    log_config: str | None = _opt(
+        None, "A logging dictConfig file (.json, or .yaml with PyYAML installed) replacing asgidev's logging set-up."
+    )
 
     # HTTP.
     proxy_headers: bool = _opt(False, "Trust X-Forwarded-For/-Proto and Forwarded from --forwarded-allow-ips.")
@@ -73,6 +75,20 @@ class Config:
     reload_includes: tuple[str, ...] = _opt((), "Extra glob patterns whose changes trigger a reload (repeatable), e.g. '*.yaml'.")
     reload_excludes: tuple[str, ...] = _opt((), "Glob patterns never triggering a reload (repeatable), e.g. 'data/*'.")
 
+    # WebSockets.
+    ws_max_size: int = _opt(16 * 1024 * 1024, "Largest WebSocket message accepted, in bytes; past it the connection closes with 1009.")
+    ws_ping_interval: float | None = _opt(20.0, "Seconds between keepalive pings to WebSocket clients (none when unset).")
+    ws_ping_timeout: float | None = _opt(20.0, "Seconds to wait for a pong before closing an unresponsive WebSocket.")
+    ws_per_message_deflate: bool = _opt(True, "Negotiate per-message deflate compression when the client offers it.")
+
+    # Django.
+    static: bool = _opt(True, "Serve Django static files through the finders when DEBUG is on (--nostatic turns it off).")
+    insecure: bool = _opt(False, "Serve Django static files even with DEBUG=False, as runserver --insecure.")
+    skip_checks: bool = _opt(False, "Skip Django's system checks at start and after reloads.")
+
+    # Browser live reload.
+    live_reload: bool = _opt(False, "Inject a script into HTML pages that reloads them after each code reload.")
+
     def __post_init__(self) -> None:
         if self.lifespan not in LIFESPAN_MODES:
             raise ConfigError(f"Unknown lifespan mode {self.lifespan!r}.", "Use one of: auto, on, off.")
@@ -83,6 +99,8 @@ class Config:
         for name in ("timeout_keep_alive", "timeout_request_head", "timeout_graceful_shutdown"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"--{name.replace('_', '-')} must not be negative.")
+        if self.ws_max_size < 1:
+            raise ConfigError("--ws-max-size must be at least 1 byte.")
         if self.limit_concurrency is not None and self.limit_concurrency < 1:
             raise ConfigError("--limit-concurrency must be at least 1.")
         if self.uds is not None and self.fd is not None:

@@ -10,6 +10,7 @@ import asyncio
 import logging
 import socket
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from asgidev._types import ASGIApp
 from asgidev.builtin_apps import welcome_app
@@ -23,15 +24,24 @@ logger = logging.getLogger(__name__)
 WELCOME_LABEL = "the built-in welcome page (no APP given)"
 
 
-def load_app(config: Config) -> tuple[ASGIApp, str]:
-    """The app to serve and how the banner names it.
+@dataclass(frozen=True)
+class LoadedApp:
+    """The app to serve, how the banner names it, and extra banner lines (e.g. Django's version)."""
+
+    app: ASGIApp
+    label: str
+    banner_lines: tuple[str, ...] = ()
+
+
+def load_app(config: Config) -> LoadedApp:
+    """Import the app the configuration names (or the welcome page).
 
     Raises:
         AppImportError: the user's app cannot be imported.
     """
     if config.app is None:
-        return welcome_app, WELCOME_LABEL
-    return import_app(config.app, config.app_dir, factory=config.factory), config.app
+        return LoadedApp(welcome_app, WELCOME_LABEL)
+    return LoadedApp(import_app(config.app, config.app_dir, factory=config.factory), config.app)
 
 
 def serve_sockets(

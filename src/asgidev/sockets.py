@@ -59,9 +59,13 @@ def _bind_tcp(host: str, port: int) -> socket.socket:
                 f"Stop the other server, or pick another port: 'asgidev APP {port + 1 if port < 65535 else 8001}' (or --port 0 for any free port).",
             ) from None
         if exc.errno in (errno.EACCES, errno.EPERM):
-            raise ConfigError(f"Error: no permission to bind {shown}.", "Ports below 1024 need privileges; use a port such as 8000.") from None
+            raise ConfigError(
+                f"Error: no permission to bind {shown}.", "Ports below 1024 need privileges; use a port such as 8000."
+            ) from None
         if exc.errno == errno.EADDRNOTAVAIL:
-            raise ConfigError(f"Error: {host} is not an address of this machine.", "Use 127.0.0.1, 0.0.0.0 or one of this machine's addresses.") from None
+            raise ConfigError(
+                f"Error: {host} is not an address of this machine.", "Use 127.0.0.1, 0.0.0.0 or one of this machine's addresses."
+            ) from None
         raise ConfigError(f"Error: cannot bind {shown}: {exc.strerror}.") from None
     sock.setblocking(False)
     return sock

@@ -79,8 +79,17 @@ class HTTPCycle:
     """One request as the app sees it."""
 
     __slots__ = (
-        "scope", "channel", "response_state", "request_state", "status", "body_bytes",
-        "started_at", "_chunks", "_buffered", "_waiter", "_head",
+        "_buffered",
+        "_chunks",
+        "_head",
+        "_waiter",
+        "body_bytes",
+        "channel",
+        "request_state",
+        "response_state",
+        "scope",
+        "started_at",
+        "status",
     )
 
     def __init__(self, scope: Scope, channel: HTTPChannel, *, request_ended: bool) -> None:
@@ -128,7 +137,7 @@ class HTTPCycle:
         """Run the app for this request and report how it ended to the channel."""
         try:
             await app(self.scope, self.receive, self.send)
-        except BaseException as exc:  # noqa: BLE001 - every outcome is reported to the channel
+        except BaseException as exc:
             self.channel.app_finished(self, exc)
             if not isinstance(exc, Exception):
                 raise
@@ -193,8 +202,13 @@ class HTTPCycle:
             waiting = self.channel.wait_writable()
             if waiting is not None:
                 await waiting
-                if self.request_state is RequestState.DISCONNECTED:
+                if self.is_disconnected:
                     raise ClientDisconnectedError("The client disconnected while the response was streaming.")
+
+    @property
+    def is_disconnected(self) -> bool:
+        """The client went away."""
+        return self.request_state is RequestState.DISCONNECTED
 
     def take_unsent_head(self) -> tuple[int, Headers] | None:
         """The start message the app sent but no body followed (to be replaced by a 500)."""

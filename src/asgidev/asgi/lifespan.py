@@ -79,7 +79,9 @@ class Lifespan:
         self.is_supported = False
         if self.mode == "on" or (exc is not None and self._has_received):
             detail = f"{type(exc).__name__}: {exc}" if exc else "the app returned without answering"
-            raise LifespanStartupError(f"Lifespan startup failed ({detail}).", "Fix the app's lifespan handler, or run with --lifespan off.") from exc
+            raise LifespanStartupError(
+                f"Lifespan startup failed ({detail}).", "Fix the app's lifespan handler, or run with --lifespan off."
+            ) from exc
         logger.debug("The app does not support the lifespan protocol (%r); continuing without it.", exc)
         return None
 

@@ -76,7 +76,7 @@ class Framing(enum.Enum):
 class HTTP11Protocol:
     """One server-side HTTP/1.1 connection: h11 reads requests, we frame responses."""
 
-    __slots__ = ("_conn", "_head_start", "_method", "_version", "_is_keep_alive", "_framing", "_remaining", "_has_sent_continue")
+    __slots__ = ("_conn", "_framing", "_has_sent_continue", "_head_start", "_is_keep_alive", "_method", "_remaining", "_version")
 
     def __init__(self) -> None:
         self._conn = h11.Connection(h11.SERVER, max_incomplete_event_size=MAX_HEAD_BYTES)
@@ -167,6 +167,11 @@ class HTTP11Protocol:
     def is_keep_alive_ready(self) -> bool:
         """The exchange finished cleanly and the connection may carry another request."""
         return self._is_keep_alive and self._framing is Framing.COMPLETE and self._conn.their_state is h11.DONE
+
+    @property
+    def trailing_data(self) -> bytes:
+        """Bytes received after the current request (for a protocol upgrade to take over)."""
+        return self._conn.trailing_data[0]
 
     def start_next_cycle(self) -> None:
         """Begin the next request on a keep-alive connection, keeping pipelined bytes."""
@@ -293,4 +298,3 @@ class HTTP11Protocol:
         self._is_keep_alive = False
         headers = [*extra_headers, (b"content-type", b"text/plain; charset=utf-8")]
         return self.response_head(status_code, headers, complete_body=body) + self.body(body) + self.end()
-

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import h11
 
@@ -21,9 +21,6 @@ from asgidev.asgi.scope import http_scope
 from asgidev.protocols import http11
 from asgidev.server.shared import ServerShared, access_logger
 
-if TYPE_CHECKING:
-    from asgidev.server.upgrade import UpgradeHandler
-
 logger = logging.getLogger(__name__)
 
 # Bytes of pipelined requests we accept while the current response is still
@@ -32,13 +29,36 @@ logger = logging.getLogger(__name__)
 MAX_PIPELINED_BYTES = 64 * 1024
 
 
+class UpgradeHandler(Protocol):
+    """Takes over a connection whose request asks for another protocol (WebSocket)."""
+
+    def wants(self, headers: Headers) -> bool:
+        """Whether this request is an upgrade this handler serves."""
+
+    def take_over(self, connection: HTTPConnection, request: h11.Request, headers: Headers) -> None:
+        """Switch the transport to the new protocol; the HTTP connection is done."""
+
+
 class HTTPConnection(asyncio.Protocol):
     """Serves requests from one client in order, one at a time (RFC 9112 section 9.3.2)."""
 
     __slots__ = (
-        "shared", "loop", "transport", "protocol", "client", "server", "cycle", "task",
-        "_timer", "_is_reading_paused", "_is_pipeline_paused", "_pipelined_bytes",
-        "_write_waiter", "_is_write_paused", "_is_closing", "_upgrade",
+        "_is_closing",
+        "_is_pipeline_paused",
+        "_is_reading_paused",
+        "_is_write_paused",
+        "_pipelined_bytes",
+        "_timer",
+        "_upgrade",
+        "_write_waiter",
+        "client",
+        "cycle",
+        "loop",
+        "protocol",
+        "server",
+        "shared",
+        "task",
+        "transport",
     )
 
     def __init__(self, shared: ServerShared, upgrade: UpgradeHandler | None = None) -> None:
@@ -136,7 +156,7 @@ class HTTPConnection(asyncio.Protocol):
         if shared.limit_concurrency is not None and shared.active_requests >= shared.limit_concurrency:
             self._reject(503, "Service Unavailable: the server is at its --limit-concurrency.")
             return
-        headers: Headers = list(request.headers)  # type: ignore[arg-type]  # h11 yields lowercased (name, value) pairs
+        headers: Headers = list(request.headers)  # h11 yields lowercased (name, value) pairs
         if self._upgrade is not None and self._upgrade.wants(headers):
             self._upgrade.take_over(self, request, headers)
             return
@@ -227,7 +247,7 @@ class HTTPConnection(asyncio.Protocol):
             self.transport.close()
 
     def _report_app_exception(self, cycle: HTTPCycle, exc: BaseException) -> None:
-        if isinstance(exc, ClientDisconnectedError) or isinstance(exc, asyncio.CancelledError):
+        if isinstance(exc, (ClientDisconnectedError, asyncio.CancelledError)):
             logger.debug("App stopped after the client disconnected: %r", exc)
             return
         logger.error("Exception in ASGI application (%s %s)", cycle.scope["method"], cycle.scope["path"], exc_info=exc)
@@ -306,7 +326,12 @@ def _log_access(cycle: HTTPCycle) -> None:
         target += "?" + scope["query_string"].decode("latin-1")
     access_logger.info(
         '"%s %s HTTP/%s" %d %d %.1fms',
-        scope["method"], target, scope["http_version"], cycle.status, cycle.body_bytes, elapsed_ms,
+        scope["method"],
+        target,
+        scope["http_version"],
+        cycle.status,
+        cycle.body_bytes,
+        elapsed_ms,
         extra={"status_code": cycle.status},
     )
 

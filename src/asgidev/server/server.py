@@ -129,4 +129,3 @@ async def _finish_tasks(tasks: set[asyncio.Task[None]]) -> None:
         task.cancel()
     if pending:
         await asyncio.wait(pending, timeout=CANCEL_GRACE_S / 2)
-

@@ -133,7 +133,7 @@ def serve_in_thread(
                 result["server"] = running
                 started.set()
                 await stop.wait()
-        except BaseException as exc:  # noqa: BLE001 - handed to the calling thread
+        except BaseException as exc:
             result["error"] = exc
         finally:
             started.set()
