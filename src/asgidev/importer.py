@@ -94,8 +94,15 @@ def format_user_traceback(exc: BaseException) -> str:
     return "".join(lines)
 
 
+_INTERNAL_DIRS = (os.path.dirname(importlib.__file__), os.path.dirname(__file__))
+
+
 def _is_internal(filename: str) -> bool:
-    return filename.startswith("<frozen importlib") or os.path.dirname(os.path.abspath(filename)) == os.path.dirname(__file__)
+    """Frames of the import machinery and of asgidev itself, which the user need not see."""
+    if filename.startswith("<frozen "):
+        return True
+    directory = os.path.dirname(os.path.abspath(filename))
+    return any(directory == d or directory.startswith(d + os.sep) for d in _INTERNAL_DIRS)
 
 
 def as_asgi3(obj: Any, name: str) -> ASGIApp:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
 from typing import Any, Protocol
 
@@ -43,6 +44,7 @@ class HTTPConnection(asyncio.Protocol):
     """Serves requests from one client in order, one at a time (RFC 9112 section 9.3.2)."""
 
     __slots__ = (
+        "_initial_data",
         "_is_closing",
         "_is_pipeline_paused",
         "_is_reading_paused",
@@ -61,7 +63,7 @@ class HTTPConnection(asyncio.Protocol):
         "transport",
     )
 
-    def __init__(self, shared: ServerShared, upgrade: UpgradeHandler | None = None) -> None:
+    def __init__(self, shared: ServerShared, upgrade: UpgradeHandler | None = None, initial_data: bytes = b"") -> None:
         self.shared = shared
         self.loop = asyncio.get_running_loop()
         self.protocol = http11.HTTP11Protocol()
@@ -78,6 +80,8 @@ class HTTPConnection(asyncio.Protocol):
         self._is_write_paused = False
         self._is_closing = False
         self._upgrade = upgrade
+        # Bytes a previous worker had already read from this client (reload handoff).
+        self._initial_data = initial_data
 
     # -- asyncio.Protocol callbacks -------------------------------------------------
 
@@ -86,7 +90,17 @@ class HTTPConnection(asyncio.Protocol):
         self.client = _address(transport.get_extra_info("peername"))
         self.server = _address(transport.get_extra_info("sockname"))
         self.shared.connections.add(self)
+        if self._initial_data:
+            self.protocol.receive_data(self._initial_data)
+        if self.shared.is_shutting_down:
+            # Accepted just before the listener closed: pass it on (or close it) now.
+            self._is_closing = True
+            self._close_idle()
+            return
         self._set_timer(self.shared.config.timeout_request_head)
+        if self._initial_data:
+            self._initial_data = b""
+            self._process()
 
     def data_received(self, data: bytes) -> None:
         self.protocol.receive_data(data)
@@ -259,14 +273,17 @@ class HTTPConnection(asyncio.Protocol):
         if self.shared.is_access_log:
             _log_access(cycle)
         protocol = self.protocol
-        if self._is_closing or not protocol.is_keep_alive_ready:
-            # Either the exchange cannot be followed by another (Connection:
-            # close, HTTP/1.0, unread body) or the server is shutting down.
+        if not protocol.is_keep_alive_ready:
+            # The exchange cannot be followed by another (Connection: close,
+            # HTTP/1.0, unread body).
             self.transport.close()
             return
         protocol.start_next_cycle()
         self.cycle = None
         self.task = None
+        if self._is_closing:
+            self._close_idle()
+            return
         self._set_timer(self.shared.config.timeout_keep_alive)
         if self._is_pipeline_paused:
             self._is_pipeline_paused = False
@@ -277,10 +294,34 @@ class HTTPConnection(asyncio.Protocol):
             self._process()
 
     def shutdown(self) -> None:
-        """Stop after the current response; close now if idle."""
+        """Stop after the current response; close (or hand off) now if idle."""
         self._is_closing = True
-        if self.cycle is None or self.cycle.response_state is ResponseState.COMPLETE:
+        if self.cycle is None:
+            self._close_idle()
+        elif self.cycle.response_state is ResponseState.COMPLETE:
             self.transport.close()
+
+    def _close_idle(self) -> None:
+        """Between requests while shutting down: pass the connection to the next worker, or close it.
+
+        Handing over (rather than closing) is what keeps a reload from failing
+        a keep-alive client that sends its next request at that very moment.
+        """
+        handoff = self.shared.handoff
+        transport = self.transport
+        sock = transport.get_extra_info("socket")
+        if handoff is None or sock is None or transport.is_closing() or transport.get_write_buffer_size():
+            transport.close()
+            return
+        fd = os.dup(sock.fileno())
+        pending = self.protocol.trailing_data
+        transport.abort()  # closes our descriptor only; the duplicate keeps the socket open
+        handoff(fd, pending)
+
+    def hand_over(self) -> None:
+        """An upgrade took over the transport: stop tracking it as an HTTP connection."""
+        self._cancel_timer()
+        self.shared.connections.discard(self)
 
     def abort(self) -> None:
         """Grace period over: close the connection whatever it is doing."""

@@ -18,6 +18,7 @@ from asgidev.asgi.lifespan import Lifespan
 from asgidev.config import Config
 from asgidev.server.connection import HTTPConnection
 from asgidev.server.shared import ServerShared
+from asgidev.server.websocket import WebSocketUpgrade
 
 logger = logging.getLogger(__name__)
 
@@ -25,6 +26,8 @@ logger = logging.getLogger(__name__)
 # nobody accepts for a few hundred milliseconds and queued clients must wait,
 # not be refused.
 LISTEN_BACKLOG = 2048
+# Loop iterations between asyncio accepting a socket and our protocol seeing it.
+ACCEPT_SETTLE_ITERATIONS = 4
 # After the graceful period, how long cancelled app tasks get to unwind.
 CANCEL_GRACE_S = 1.0
 
@@ -40,6 +43,7 @@ class Server:
         self.lifespan = Lifespan(app, config.lifespan)
         self.shared: ServerShared | None = None
         self._listeners: list[asyncio.Server] = []
+        self._upgrade: WebSocketUpgrade | None = None
         self._started = asyncio.Event()
         self._shutdown_requested = asyncio.Event()
         self._stopped = asyncio.Event()
@@ -65,13 +69,19 @@ class Server:
             shared.scheme = "https"
         self.shared = shared
         loop = asyncio.get_running_loop()
-        upgrade = None
+        self._upgrade = upgrade = WebSocketUpgrade(shared)
         for sock in self.sockets:
             listener = await loop.create_server(
                 lambda: HTTPConnection(shared, upgrade), sock=sock, backlog=LISTEN_BACKLOG, ssl=self.ssl_context
             )
             self._listeners.append(listener)
         self._started.set()
+
+    async def adopt_connection(self, sock: socket.socket, pending: bytes) -> None:
+        """Serve a client connection another worker handed over, with bytes it had already read."""
+        assert self.shared is not None, "adopt_connection() before start()"
+        shared = self.shared
+        await asyncio.get_running_loop().connect_accepted_socket(lambda: HTTPConnection(shared, self._upgrade, pending), sock, ssl=self.ssl_context)
 
     async def wait_started(self) -> None:
         """Return once the server accepts connections."""
@@ -100,6 +110,11 @@ class Server:
         shared = self.shared
         if shared is not None:
             shared.is_shutting_down = True
+            # Connections asyncio accepted just before the listener closed get
+            # their protocol a few loop iterations later; let them arrive so
+            # they are handed on rather than dropped.
+            for _ in range(ACCEPT_SETTLE_ITERATIONS):
+                await asyncio.sleep(0)
             for connection in list(shared.connections):
                 connection.shutdown()
             if not shared.connections:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from email.utils import formatdate
 from typing import Any
 
@@ -59,6 +60,9 @@ class ServerShared:
         self.is_shutting_down = False
         # Set when shutting down and the last connection has closed.
         self.drained = asyncio.Event()
+        # Set by a reload worker: idle connections are handed to the next worker
+        # (socket fd, bytes already read) instead of being closed on shutdown.
+        self.handoff: Callable[[int, bytes], None] | None = None
         self.version = __version__
 
     def connection_closed(self, connection: Any) -> None:

@@ -1,0 +1,367 @@
+"""WebSocket connections: the upgrade from HTTP/1.1 and the ``asyncio.Protocol`` after it.
+
+``WebSocketUpgrade`` is the HTTP connection's ``UpgradeHandler``: it checks the
+handshake h11 already parsed, builds the scope and switches the transport to a
+``WebSocketConnection``, which drives the sans-IO protocol and implements the
+channel the ASGI cycle talks to. Timers (keepalive pings, the closing
+handshake) and backpressure in both directions live here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Final
+
+import h11
+
+from asgidev._types import Headers, Scope
+from asgidev.asgi.http import ClientDisconnectedError
+from asgidev.asgi.scope import websocket_scope
+from asgidev.asgi.websocket import ABNORMAL_CLOSURE, AppState, WebSocketCycle
+from asgidev.protocols import http11, websocket
+from asgidev.server.connection import HTTPConnection
+from asgidev.server.shared import ServerShared, access_logger
+
+logger = logging.getLogger(__name__)
+
+# Bytes received but not parsed (before the app accepts, or while it is not
+# receiving) before the server stops reading: one socket read's worth.
+MAX_UNPARSED_BYTES: Final = 64 * 1024
+# How long a peer gets to answer our close frame before we drop the TCP
+# connection anyway (RFC 6455 section 7.1.1 lets the server close first).
+CLOSE_TIMEOUT_S: Final = 5.0
+SERVICE_RESTART: Final = 1012
+INTERNAL_ERROR: Final = 1011
+
+
+class WebSocketUpgrade:
+    """The ``UpgradeHandler`` for ``Upgrade: websocket`` requests."""
+
+    def __init__(self, shared: ServerShared) -> None:
+        self.shared = shared
+
+    def wants(self, headers: Headers) -> bool:
+        return websocket.is_websocket_upgrade(headers)
+
+    def take_over(self, connection: HTTPConnection, request: h11.Request, headers: Headers) -> None:
+        shared = self.shared
+        transport = connection.transport
+        try:
+            if shared.is_shutting_down:
+                raise websocket.HandshakeError(503, "Service Unavailable: the server is shutting down.")
+            handshake = websocket.parse_handshake(request.method, request.http_version, headers)
+        except websocket.HandshakeError as exc:
+            data = connection.protocol.error_response(exc.status_code, exc.message, shared.default_headers(exc.headers))
+            transport.write(data)
+            if shared.is_access_log:
+                target = request.target.decode("latin-1")
+                access_logger.info('"WebSocket %s" %d %s', target, exc.status_code, exc.message, extra={"status_code": exc.status_code})
+            transport.close()
+            return
+        scope = websocket_scope(
+            target=request.target,
+            http_version=request.http_version,
+            headers=headers,
+            subprotocols=handshake.subprotocols,
+            client=connection.client,
+            server=connection.server,
+            scheme=shared.scheme,
+            root_path=shared.root_path,
+            state=shared.lifespan_state,
+        )
+        if shared.proxy_trust is not None:
+            shared.proxy_trust.apply(scope)
+        protocol = websocket.WebSocketProtocol(handshake, max_message_bytes=shared.config.ws_max_size)
+        ws = WebSocketConnection(shared, transport, connection.protocol, protocol, scope)
+        shared.connections.add(ws)
+        connection.hand_over()
+        transport.set_protocol(ws)
+        ws.start(connection.protocol.trailing_data)
+
+
+class WebSocketConnection(asyncio.Protocol):
+    """One upgraded connection: frames in and out, and the channel for its ASGI cycle."""
+
+    def __init__(
+        self,
+        shared: ServerShared,
+        transport: asyncio.Transport,
+        http: http11.HTTP11Protocol,
+        protocol: websocket.WebSocketProtocol,
+        scope: Scope,
+    ) -> None:
+        self.shared = shared
+        self.loop = asyncio.get_running_loop()
+        self.transport = transport
+        # The HTTP/1.1 protocol that parsed the handshake; it frames denial responses.
+        self.http = http
+        self.protocol = protocol
+        self.cycle = WebSocketCycle(scope, self)
+        self.task: asyncio.Task[None] | None = None
+        self._is_app_full = False
+        self._is_write_paused = False
+        self._is_reading_paused = False
+        self._is_shutting_down = False
+        self._write_waiter: asyncio.Future[None] | None = None
+        self._ping_timer: asyncio.TimerHandle | None = None
+        self._pong_timer: asyncio.TimerHandle | None = None
+        self._close_timer: asyncio.TimerHandle | None = None
+        self._pings_sent = 0
+        # Who started ending the connection and with which code, for the access log.
+        self._close_code: int | None = None
+        self._closed_by = ""
+
+    def start(self, pending: bytes) -> None:
+        """Run the app; ``pending`` are bytes read after the handshake request."""
+        self.shared.active_requests += 1
+        self.task = task = self.loop.create_task(self.cycle.run(self.shared.app))
+        self.shared.tasks.add(task)
+        task.add_done_callback(self.shared.tasks.discard)
+        self.data_received(pending)
+
+    # -- asyncio.Protocol callbacks -------------------------------------------------
+
+    def data_received(self, data: bytes) -> None:
+        self.protocol.receive_data(data)
+        self._process()
+
+    def eof_received(self) -> bool | None:
+        return None  # a half-closed WebSocket is a gone one: let asyncio close the transport
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        for timer in (self._ping_timer, self._pong_timer, self._close_timer):
+            if timer is not None:
+                timer.cancel()
+        self.shared.connection_closed(self)
+        cycle = self.cycle
+        cycle.feed_disconnect(ABNORMAL_CLOSURE)  # unless a close frame told the app already
+        self._wake_writer()
+        if self.shared.is_access_log and cycle.status == 101:
+            elapsed = time.perf_counter() - cycle.started_at
+            code = self._close_code if self._close_code is not None else cycle.disconnect_code
+            access_logger.info(
+                '"WebSocket %s" closed %d by %s after %.1fs', _target(cycle.scope), code, self._closed_by or "client", elapsed
+            )
+
+    def pause_writing(self) -> None:
+        self._is_write_paused = True
+
+    def resume_writing(self) -> None:
+        self._is_write_paused = False
+        self._wake_writer()
+        self._process()
+
+    # -- reading --------------------------------------------------------------------
+
+    def _process(self) -> None:
+        protocol = self.protocol
+        cycle = self.cycle
+        # Parse only while the app has room and the client reads our pongs.
+        while not (self._is_app_full or self._is_write_paused):
+            event = protocol.next_event()
+            if type(event) is websocket.Message:
+                self._is_app_full = not cycle.feed_message(event.data)
+            elif event is websocket.PONG:
+                if self._pong_timer is not None:
+                    self._pong_timer.cancel()
+                    self._pong_timer = None
+            elif type(event) is websocket.Closed:
+                self._ended(event)
+                return
+            else:
+                break
+        pongs = protocol.data_to_send()
+        if pongs:
+            self.transport.write(pongs)
+        should_pause = self._is_app_full or self._is_write_paused or protocol.unparsed_bytes > MAX_UNPARSED_BYTES
+        if should_pause != self._is_reading_paused and not self.transport.is_closing():
+            self._is_reading_paused = should_pause
+            if should_pause:
+                self.transport.pause_reading()
+            else:
+                self.transport.resume_reading()
+
+    def _ended(self, closed: websocket.Closed) -> None:
+        """The connection is over: flush the last frame, tell the app, drop TCP."""
+        if not closed.by_peer:
+            logger.info("Closing WebSocket from %s: %s (%d).", self.cycle.scope["client"], closed.reason, closed.code)
+        if self._close_code is None:
+            self._close_code = closed.code
+            self._closed_by = "client" if closed.by_peer else "server"
+        data = self.protocol.data_to_send()
+        if data and not self.transport.is_closing():
+            self.transport.write(data)
+        self.cycle.feed_disconnect(closed.code, closed.reason)
+        self.transport.close()
+
+    # -- WebSocketChannel: called by the cycle ---------------------------------------
+
+    def accept(self, cycle: WebSocketCycle, subprotocol: str | None, headers: Headers) -> None:
+        if self.transport.is_closing():
+            return
+        try:
+            data = self.protocol.accept(
+                subprotocol, self.shared.default_headers(headers), allow_deflate=self.shared.config.ws_per_message_deflate
+            )
+        except websocket.InvalidAcceptError as exc:
+            cycle.app_state = AppState.CLOSED
+            self._answer_http(500, "Internal Server Error")
+            raise RuntimeError(f"ASGI app sent an invalid 'websocket.accept': {exc}.") from None
+        self.transport.write(data)
+        if self.shared.is_access_log:
+            access_logger.info('"WebSocket %s" 101 accepted', _target(cycle.scope), extra={"status_code": 101})
+        interval = self.shared.config.ws_ping_interval
+        if interval:
+            self._ping_timer = self.loop.call_later(interval, self._send_ping)
+        if self._is_shutting_down:
+            self._close(SERVICE_RESTART, "Server restarting")
+        self._process()
+
+    def send_message(self, cycle: WebSocketCycle, data: str | bytes) -> None:
+        if not self.transport.is_closing():
+            self.transport.write(self.protocol.send_message(data))
+
+    def close(self, cycle: WebSocketCycle, code: int, reason: str) -> None:
+        try:
+            self._close(code, reason)
+        except ValueError as exc:
+            self._close(INTERNAL_ERROR, "")
+            raise TypeError(f"'code' in 'websocket.close': {exc}.") from None
+
+    def deny(self, cycle: WebSocketCycle, head: tuple[int, Headers] | None, body: bytes, *, end: bool) -> None:
+        if self.transport.is_closing():
+            return
+        self.protocol.reject()
+        http = self.http
+        try:
+            data = b""
+            if head is not None:
+                data = http.response_head(head[0], self.shared.default_headers(head[1]), complete_body=body if end else None)
+            data += http.body(body)
+            if end:
+                data += http.end()
+        except http11.InvalidResponseError as exc:
+            cycle.app_state = AppState.CLOSED
+            if http.is_response_started:
+                self.transport.close()
+            else:
+                self._answer_http(500, "Internal Server Error")
+            raise RuntimeError(f"ASGI app sent an invalid denial response: {exc}.") from None
+        self.transport.write(data)
+        if end:
+            if self.shared.is_access_log:
+                elapsed_ms = (time.perf_counter() - cycle.started_at) * 1000
+                target = _target(cycle.scope)
+                access_logger.info('"WebSocket %s" %d denied %.1fms', target, cycle.status, elapsed_ms, extra={"status_code": cycle.status})
+            self.transport.close()
+
+    def resume_receiving(self, cycle: WebSocketCycle) -> None:
+        self._is_app_full = False
+        self._process()
+
+    def wait_writable(self) -> asyncio.Future[None] | None:
+        if not self._is_write_paused or self.transport.is_closing():
+            return None
+        if self._write_waiter is None:
+            self._write_waiter = self.loop.create_future()
+        return self._write_waiter
+
+    def app_finished(self, cycle: WebSocketCycle, exc: BaseException | None) -> None:
+        self.shared.active_requests -= 1
+        if exc is not None:
+            self._report_app_exception(cycle, exc)
+        if self.transport.is_closing():
+            return
+        state = cycle.app_state
+        if state is AppState.CONNECTING or (state is AppState.DENYING and cycle.take_unsent_head() is not None):
+            if exc is None:
+                logger.error("ASGI app returned without accepting or denying the WebSocket %s.", cycle.scope["path"])
+            self._answer_http(500, "Internal Server Error")
+        elif state is AppState.DENYING:
+            if exc is None:
+                logger.error("ASGI app returned before finishing its denial response (more_body was True); closing the connection.")
+            self.transport.close()
+        elif state is AppState.ACCEPTED:
+            # Returning without a close is a normal close (as other servers do); raising is 1011.
+            self._close(INTERNAL_ERROR if exc is not None else 1000, "")
+
+    def _report_app_exception(self, cycle: WebSocketCycle, exc: BaseException) -> None:
+        if isinstance(exc, (ClientDisconnectedError, asyncio.CancelledError)):
+            logger.debug("App stopped after the client disconnected: %r", exc)
+            return
+        logger.error("Exception in ASGI application (WebSocket %s)", cycle.scope["path"], exc_info=exc)
+        self.shared.app_exceptions.append(exc)
+
+    def _answer_http(self, status: int, message: str) -> None:
+        """Answer the handshake with an error response, then close."""
+        self.protocol.reject()
+        self.cycle.status = status
+        data = self.http.error_response(status, message, self.shared.default_headers([]))
+        if data:
+            self.transport.write(data)
+        if self.shared.is_access_log:
+            access_logger.info('"WebSocket %s" %d', _target(self.cycle.scope), status, extra={"status_code": status})
+        self.transport.close()
+
+    # -- closing, keepalive, shutdown --------------------------------------------------
+
+    def _close(self, code: int, reason: str) -> None:
+        """Start the closing handshake; the peer's echo (or a timeout) ends the connection."""
+        data = self.protocol.close(code, reason)
+        if not data or self.transport.is_closing():
+            return
+        self.transport.write(data)
+        if self._close_code is None:
+            self._close_code, self._closed_by = code, "server"
+        if self._close_timer is None:
+            self._close_timer = self.loop.call_later(CLOSE_TIMEOUT_S, self._on_close_timeout)
+
+    def _on_close_timeout(self) -> None:
+        self._close_timer = None
+        logger.debug("WebSocket peer %s did not answer our close frame; dropping the connection.", self.cycle.scope["client"])
+        self.transport.close()
+
+    def _send_ping(self) -> None:
+        config = self.shared.config
+        self._ping_timer = self.loop.call_later(config.ws_ping_interval or 0, self._send_ping)
+        if self.protocol.state is not websocket.State.OPEN or self._is_reading_paused:
+            # Not while the app holds reading back: the pong would sit unread behind its messages.
+            return
+        self._pings_sent += 1
+        self.transport.write(self.protocol.ping(b"%d" % self._pings_sent))
+        if config.ws_ping_timeout and self._pong_timer is None:
+            self._pong_timer = self.loop.call_later(config.ws_ping_timeout, self._on_pong_timeout)
+
+    def _on_pong_timeout(self) -> None:
+        self._pong_timer = None
+        self._close(INTERNAL_ERROR, "keepalive ping timeout")
+        self._ended(websocket.Closed(INTERNAL_ERROR, "keepalive ping timeout", by_peer=False))
+
+    def shutdown(self) -> None:
+        """Ask the client to reconnect later (1012, service restart); the app gets the grace period to finish."""
+        self._is_shutting_down = True
+        if self.protocol.state is websocket.State.OPEN:
+            self._close(SERVICE_RESTART, "Server restarting")
+
+    def abort(self) -> None:
+        """Grace period over: close with 1012 and drop the connection."""
+        self._close(SERVICE_RESTART, "Server restarting")
+        if self._close_code is None:
+            self._close_code, self._closed_by = SERVICE_RESTART, "server"
+        self.cycle.feed_disconnect(SERVICE_RESTART, "Server restarting")
+        self.transport.close()
+
+    def _wake_writer(self) -> None:
+        waiter = self._write_waiter
+        if waiter is not None:
+            self._write_waiter = None
+            if not waiter.done():
+                waiter.set_result(None)
+
+
+def _target(scope: Scope) -> str:
+    raw_path: bytes = scope["raw_path"]
+    query: bytes = scope["query_string"]
+    return raw_path.decode("latin-1") + ("?" + query.decode("latin-1") if query else "")

@@ -1,0 +1,166 @@
+"""The control channel between supervisor and worker: small framed messages, optionally carrying file descriptors.
+
+Over one Unix socket pair per worker:
+  worker -> supervisor: READY (serving the app), BROKEN (serving the error page),
+                        CONN (an idle client connection handed back, with its fd and any bytes already read)
+  supervisor -> worker: GO (load the app and serve; JSON options), STOP (stop accepting, finish
+                        in-flight work, hand idle connections back),
+                        CONN (adopt this client connection)
+End-of-file means the peer died: a worker whose supervisor vanished exits.
+
+Passing idle keep-alive connections on (SCM_RIGHTS) is what lets a reload
+swap workers without closing a single client connection.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import json
+import socket
+import struct
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from asgidev.config import Config
+
+# How a worker finds its configuration and descriptors (read by supervisor/worker.py).
+ENV_CONFIG = "ASGIDEV_WORKER_CONFIG"
+ENV_LISTEN_FDS = "ASGIDEV_LISTEN_FDS"
+ENV_CONTROL_FD = "ASGIDEV_CONTROL_FD"
+
+# Messages are tiny except CONN, whose payload holds bytes the worker had
+# already read from the client (at most one partial request head).
+MAX_MESSAGE_BYTES = 256 * 1024
+# How long a send may block: the peer reads promptly; past this it is stuck.
+SEND_TIMEOUT_S = 5.0
+_HEADER = struct.Struct("!IB")  # payload length, kind
+
+
+class Kind(enum.IntEnum):
+    READY = 1
+    BROKEN = 2
+    STOP = 3
+    CONN = 4
+    GO = 5
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    kind: Kind
+    payload: bytes = b""
+    fd: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class GoOptions:
+    """The payload of GO: what the worker should serve and print."""
+
+    print_banner: bool = False
+    crash_report: str = ""
+
+    def encode(self) -> bytes:
+        return json.dumps({"print_banner": self.print_banner, "crash_report": self.crash_report}).encode()
+
+    @classmethod
+    def decode(cls, payload: bytes) -> GoOptions:
+        return cls(**json.loads(payload)) if payload else cls()
+
+
+class ChannelClosedError(ConnectionError):
+    """The peer closed its end (it exited or died)."""
+
+
+class ControlChannel:
+    """One end of a supervisor<->worker socket pair."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        sock.settimeout(SEND_TIMEOUT_S)
+        self._buffer = b""
+        self._fds: list[int] = []
+        self._queued: list[Message] = []
+
+    @classmethod
+    def pair(cls) -> tuple[ControlChannel, socket.socket]:
+        """A channel for the supervisor and the raw socket to pass to the worker."""
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        theirs.set_inheritable(True)
+        return cls(ours), theirs
+
+    def fileno(self) -> int:
+        return self.sock.fileno()
+
+    def send(self, kind: Kind, payload: bytes = b"", fds: Sequence[int] = ()) -> None:
+        """Send one message (blocking briefly)."""
+        data = _HEADER.pack(len(payload), kind) + payload
+        if fds:
+            socket.send_fds(self.sock, [data], list(fds))
+        else:
+            self.sock.sendall(data)
+
+    def receive_available(self) -> list[Message]:
+        """Read what the socket has now and return the complete messages.
+
+        Raises:
+            ChannelClosedError: the peer closed the channel.
+        """
+        if self._queued:
+            queued, self._queued = self._queued, []
+            return queued
+        try:
+            data, fds, _, _ = socket.recv_fds(self.sock, 65536, 16)
+        except BlockingIOError:
+            return []
+        if not data:
+            raise ChannelClosedError("control channel closed")
+        self._buffer += data
+        self._fds.extend(fds)
+        messages = []
+        while len(self._buffer) >= _HEADER.size:
+            length, kind = _HEADER.unpack_from(self._buffer)
+            if length > MAX_MESSAGE_BYTES:
+                raise ChannelClosedError(f"control message too large ({length} bytes)")
+            end = _HEADER.size + length
+            if len(self._buffer) < end:
+                break
+            payload = self._buffer[_HEADER.size : end]
+            self._buffer = self._buffer[end:]
+            fd = self._fds.pop(0) if kind == Kind.CONN and self._fds else None
+            messages.append(Message(Kind(kind), payload, fd))
+        return messages
+
+    def wait_message(self) -> Message | None:
+        """Block until one message arrives; None when the peer closed the channel.
+
+        Used by a spare worker before it has an event loop.
+        """
+        self.sock.settimeout(None)
+        try:
+            while True:
+                try:
+                    messages = self.receive_available()
+                except (ChannelClosedError, OSError):
+                    return None
+                if messages:
+                    self._queued = messages[1:]
+                    return messages[0]
+        finally:
+            self.sock.settimeout(SEND_TIMEOUT_S)
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def config_to_json(config: Config) -> str:
+    """Serialise a Config for the worker's environment (read back by ``config_from_json``)."""
+    return json.dumps({f.name: getattr(config, f.name) for f in dataclasses.fields(config)})
+
+
+def config_from_json(text: str) -> Config:
+    data: dict[str, Any] = json.loads(text)
+    for name, value in data.items():
+        if isinstance(value, list):
+            data[name] = tuple(tuple(v) if isinstance(v, list) else v for v in value)
+    return Config(**data)

@@ -1,0 +1,331 @@
+"""The reload supervisor: binds the sockets once, runs the app in a worker process, swaps workers on changes.
+
+It never imports the user's app, so nothing the user breaks can take it down.
+On a change it starts the new worker at once and tells the old one to stop:
+the old worker stops accepting, finishes in-flight requests within the
+graceful timeout and hands its idle keep-alive connections back; those, and
+any connection queued in the listen backlog meanwhile, are served by the new
+worker as soon as it is ready. No connection is refused or reset.
+
+A worker's death is noticed through its control channel (end-of-file), so no
+child watcher or polling is needed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import enum
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections import deque
+
+from watchfiles import awatch
+
+from asgidev.config import Config
+from asgidev.sockets import bind_sockets
+from asgidev.supervisor.handoff import (
+    ENV_CONFIG,
+    ENV_CONTROL_FD,
+    ENV_LISTEN_FDS,
+    ChannelClosedError,
+    ControlChannel,
+    GoOptions,
+    Kind,
+    Message,
+    config_to_json,
+)
+from asgidev.supervisor.watcher import describe_changes, reload_filter, watch_roots
+
+logger = logging.getLogger("asgidev.reload")
+
+# watchfiles yields a batch once no new change arrived for this long, so a
+# burst of saves (format-on-save, git checkout) gives one reload.
+WATCH_STEP_MS = 50
+# ...but never holds back a continuous stream of changes longer than this.
+WATCH_DEBOUNCE_MS = 1600
+# Extra time a stopping worker gets beyond the graceful timeout before SIGKILL.
+KILL_MARGIN_S = 2.0
+# Restart delays for a worker that keeps crashing before it is ready.
+CRASH_BACKOFF_S = (0.5, 1.0, 2.0, 5.0)
+
+
+class WorkerState(enum.Enum):
+    """STARTING -> SERVING | BROKEN -> STOPPING -> EXITED (EXITED may come at any point)."""
+
+    STARTING = enum.auto()
+    SERVING = enum.auto()
+    BROKEN = enum.auto()
+    STOPPING = enum.auto()
+    EXITED = enum.auto()
+
+
+class Worker:
+    """One worker subprocess and the supervisor's end of its control channel."""
+
+    def __init__(self, process: subprocess.Popen[bytes], control: ControlChannel, *, is_crash_page: bool) -> None:
+        self.process = process
+        self.control = control
+        self.state = WorkerState.STARTING
+        self.started_at = time.perf_counter()
+        self.is_crash_page = is_crash_page
+        self.exited = asyncio.Event()
+        self.kill_timer: asyncio.TimerHandle | None = None
+
+    @property
+    def is_ready(self) -> bool:
+        return self.state in (WorkerState.SERVING, WorkerState.BROKEN)
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+
+
+class Supervisor:
+    """Owns the listening sockets and the worker processes."""
+
+    def __init__(self, config: Config, sockets: list[socket.socket]) -> None:
+        self.config = config
+        self.sockets = sockets
+        self.workers: list[Worker] = []
+        self.current: Worker | None = None
+        self.spare: Worker | None = None
+        # Idle client connections handed back by a stopping worker, for the next ready one.
+        self.pending_connections: deque[tuple[int, bytes]] = deque()
+        self.reload_reason = ""
+        self.reload_started: float | None = None
+        self.crash_count = 0
+        self.is_stopping = False
+        self.is_announced = False
+        self._stop = asyncio.Event()
+        self._retry: asyncio.TimerHandle | None = None
+
+    async def run(self) -> int:
+        """Supervise until SIGINT/SIGTERM; returns the exit code."""
+        loop = asyncio.get_running_loop()
+        self._install_signals(loop)
+        self._start_worker()
+        watcher = asyncio.create_task(self._watch())
+        await self._stop.wait()
+        watcher.cancel()
+        await asyncio.gather(watcher, return_exceptions=True)
+        await self._stop_all()
+        return 0
+
+    def _install_signals(self, loop: asyncio.AbstractEventLoop) -> None:
+        seen: list[int] = []
+
+        def on_stop_signal(signum: int) -> None:
+            seen.append(signum)
+            if len(seen) == 1:
+                self._stop.set()
+                return
+            logger.warning("Second interrupt: stopping at once.")
+            for w in self.workers:
+                w.kill()
+            os._exit(128 + signum)
+
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, on_stop_signal, sig)
+        if hasattr(signal, "SIGHUP"):
+            loop.add_signal_handler(signal.SIGHUP, self.reload, "SIGHUP")
+
+    # -- reloading ------------------------------------------------------------
+
+    async def _watch(self) -> None:
+        roots = watch_roots(self.config)
+        if not roots:
+            logger.warning("No directory to watch; code changes will not reload the server.")
+            return
+        watch_filter = reload_filter(self.config)
+        async for changes in awatch(*roots, watch_filter=watch_filter, step=WATCH_STEP_MS, debounce=WATCH_DEBOUNCE_MS):
+            self.reload(describe_changes(changes, roots))
+
+    def reload(self, reason: str) -> None:
+        """Start a new worker and retire the current one."""
+        if self.is_stopping:
+            return
+        logger.info("Changed: %s. Reloading.", reason)
+        self.reload_reason = reason
+        self.reload_started = time.perf_counter()
+        self.crash_count = 0
+        self._swap_worker()
+
+    def _swap_worker(self, *, crash_report: str = "") -> None:
+        old = self.current
+        self._start_worker(crash_report=crash_report)
+        if old is not None:
+            self._retire(old)
+
+    def _retire(self, worker: Worker) -> None:
+        if worker.state in (WorkerState.STOPPING, WorkerState.EXITED):
+            return
+        if worker is self.spare:
+            # A spare waits for GO; end-of-file on its channel tells it to exit.
+            self.spare = None
+            asyncio.get_running_loop().remove_reader(worker.control.fileno())
+            worker.control.sock.shutdown(socket.SHUT_RDWR)
+            asyncio.get_running_loop().add_reader(worker.control.fileno(), self._on_control, worker)
+            worker.state = WorkerState.STOPPING
+            return
+        worker.state = WorkerState.STOPPING
+        try:
+            worker.control.send(Kind.STOP)
+        except OSError:
+            worker.kill()
+        worker.kill_timer = asyncio.get_running_loop().call_later(self.config.timeout_graceful_shutdown + KILL_MARGIN_S, worker.kill)
+
+    # -- worker processes -----------------------------------------------------
+
+    def _start_worker(self, *, crash_report: str = "") -> Worker:
+        """Put the spare worker to work (or a fresh one if there is no spare) as the current worker."""
+        # Until one worker has come up and printed the banner, each new one is asked to.
+        print_banner = not self.is_announced
+        worker = self.spare if self.spare is not None and self.spare.process.poll() is None else self._spawn()
+        self.spare = None
+        worker.started_at = time.perf_counter()
+        worker.is_crash_page = bool(crash_report)
+        self.current = worker
+        # If it died meanwhile, its end-of-file arrives through _on_control.
+        with contextlib.suppress(OSError):
+            worker.control.send(Kind.GO, GoOptions(print_banner, crash_report).encode())
+        return worker
+
+    def _spawn(self) -> Worker:
+        """Start a worker process that waits for GO."""
+        control, theirs = ControlChannel.pair()
+        env = dict(os.environ)
+        env[ENV_CONFIG] = config_to_json(self.config)
+        env[ENV_LISTEN_FDS] = ",".join(str(s.fileno()) for s in self.sockets)
+        env[ENV_CONTROL_FD] = str(theirs.fileno())
+        fds = (*(s.fileno() for s in self.sockets), theirs.fileno())
+        process = subprocess.Popen([sys.executable, "-m", "asgidev.supervisor.worker"], env=env, pass_fds=fds)
+        theirs.close()
+        worker = Worker(process, control, is_crash_page=False)
+        self.workers.append(worker)
+        asyncio.get_running_loop().add_reader(control.fileno(), self._on_control, worker)
+        return worker
+
+    def _ensure_spare(self) -> None:
+        """Keep one worker waiting, started once the current one is up so they do not compete for CPU."""
+        if self.spare is None and not self.is_stopping:
+            self.spare = self._spawn()
+
+    def _on_control(self, worker: Worker) -> None:
+        try:
+            messages = worker.control.receive_available()
+        except (ChannelClosedError, OSError):
+            self._on_exit(worker)
+            return
+        for message in messages:
+            self._handle(worker, message)
+
+    def _handle(self, worker: Worker, message: Message) -> None:
+        if message.kind in (Kind.READY, Kind.BROKEN):
+            if worker.state is WorkerState.STARTING:
+                worker.state = WorkerState.SERVING if message.kind is Kind.READY else WorkerState.BROKEN
+            if worker is self.current:
+                self.is_announced = True
+                self._on_current_ready(worker)
+        elif message.kind is Kind.CONN and message.fd is not None:
+            self.pending_connections.append((message.fd, message.payload))
+            self._forward_connections()
+
+    def _on_current_ready(self, worker: Worker) -> None:
+        if worker.state is WorkerState.SERVING and not worker.is_crash_page:
+            self.crash_count = 0
+        if self.reload_started is not None:
+            elapsed_ms = (time.perf_counter() - self.reload_started) * 1000
+            if worker.state is WorkerState.SERVING:
+                logger.info("Reloaded in %.0f ms (changed: %s)", elapsed_ms, self.reload_reason)
+            else:
+                logger.warning("Reload failed after %.0f ms: serving the error page until the next save fixes it.", elapsed_ms)
+            self.reload_started = None
+        self._forward_connections()
+        self._ensure_spare()
+
+    def _forward_connections(self) -> None:
+        current = self.current
+        while self.pending_connections:
+            fd, pending = self.pending_connections[0]
+            if self.is_stopping or current is None or current.state is WorkerState.EXITED:
+                os.close(fd)
+            elif not current.is_ready:
+                return
+            else:
+                with contextlib.suppress(OSError):
+                    current.control.send(Kind.CONN, pending, [fd])
+                os.close(fd)
+            self.pending_connections.popleft()
+
+    def _on_exit(self, worker: Worker) -> None:
+        loop = asyncio.get_running_loop()
+        loop.remove_reader(worker.control.fileno())
+        worker.control.close()
+        try:
+            code = worker.process.wait(timeout=KILL_MARGIN_S)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+            code = worker.process.wait()
+        if worker.kill_timer is not None:
+            worker.kill_timer.cancel()
+        was = worker.state
+        worker.state = WorkerState.EXITED
+        worker.exited.set()
+        self.workers.remove(worker)
+        if worker is self.spare:
+            self.spare = None
+        elif worker is self.current and not self.is_stopping:
+            self._on_crash(was, code)
+
+    def _on_crash(self, state: WorkerState, code: int) -> None:
+        how = f"was killed by {signal.Signals(-code).name}" if code < 0 else f"exited with status {code}"
+        if state is WorkerState.STARTING:
+            delay = CRASH_BACKOFF_S[min(self.crash_count, len(CRASH_BACKOFF_S) - 1)]
+            self.crash_count += 1
+            report = f"The worker process {how} while starting. asgidev retries in {delay:g} s or when you save a file."
+            logger.error("Worker %s while starting; retrying in %g s.", how, delay)
+            self.current = None
+            self._start_worker(crash_report=report)
+            if self._retry is not None:
+                self._retry.cancel()
+            self._retry = asyncio.get_running_loop().call_later(delay, self._retry_after_crash)
+        else:
+            logger.error("Worker %s; restarting it.", how)
+            self.current = None
+            self._start_worker()
+
+    def _retry_after_crash(self) -> None:
+        self._retry = None
+        if self.current is not None and self.current.is_crash_page and not self.is_stopping:
+            self._swap_worker()
+
+    async def _stop_all(self) -> None:
+        """Stop every worker gracefully, then kill what is left."""
+        self.is_stopping = True
+        if self._retry is not None:
+            self._retry.cancel()
+        for worker in list(self.workers):
+            self._retire(worker)
+        waits = [w.exited.wait() for w in self.workers]
+        if waits:
+            await asyncio.wait_for(asyncio.gather(*waits), self.config.timeout_graceful_shutdown + 2 * KILL_MARGIN_S)
+        self._forward_connections()
+        for sock in self.sockets:
+            sock.close()
+
+
+def run_supervisor(config: Config) -> int:
+    """Bind, supervise workers until interrupted, and return the exit code.
+
+    Raises:
+        AddressInUseError: the port is taken.
+        ConfigError: the address cannot be bound.
+    """
+    sockets = bind_sockets(config)
+    return asyncio.run(Supervisor(config, sockets).run())

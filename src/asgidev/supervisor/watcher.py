@@ -1,0 +1,115 @@
+"""What counts as a code change: the watch roots and the filter handed to watchfiles.
+
+Semantics (documented in docs/reloading.md):
+- Roots: every ``--reload-dir``, else the app directory.
+- A change triggers a reload when the file matches a default pattern
+  (``*.py``, ``*.pyi``, ``*.mo``, ``.env``/``.env.*``, and ``*.html``/``*.txt``
+  inside a ``templates`` directory) or an ``--reload-include`` glob,
+  and matches no ``--reload-exclude`` glob and lies in no ignored directory.
+- Globs match the path relative to its root (``app/*.yaml``) or the file name (``*.yaml``).
+- Excludes win over includes.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+from watchfiles import BaseFilter, Change
+
+from asgidev.config import Config
+
+DEFAULT_INCLUDES = ("*.py", "*.pyi", "*.mo", ".env", ".env.*")
+TEMPLATE_PATTERNS = ("*.html", "*.txt")
+# Directories whose contents never trigger a reload: VCS data, virtualenvs,
+# caches, dependencies, and places apps write to at run time.
+IGNORED_DIRS = frozenset(
+    {
+        ".git",
+        ".hg",
+        ".svn",
+        "__pycache__",
+        "node_modules",
+        ".venv",
+        "venv",
+        ".tox",
+        ".nox",
+        ".mypy_cache",
+        ".pytest_cache",
+        ".ruff_cache",
+        "site-packages",
+        ".idea",
+        ".vscode",
+        "media",
+    }
+)
+# Editor swap, backup and lock files (vim, emacs, JetBrains), and vim's write test file.
+IGNORED_FILES = ("*.swp", "*.swx", "*.swo", "*~", ".#*", "#*#", "4913", "*.tmp", "*___jb_tmp___", "*___jb_old___")
+
+
+class ReloadFilter(BaseFilter):
+    """Decides which changed paths trigger a reload."""
+
+    def __init__(self, roots: Sequence[Path], includes: Sequence[str] = (), excludes: Sequence[str] = ()) -> None:
+        super().__init__()
+        self.roots = [r.resolve() for r in roots]
+        self.includes = (*DEFAULT_INCLUDES, *includes)
+        self.excludes = (*IGNORED_FILES, *excludes)
+
+    def __call__(self, change: Change, path: str) -> bool:
+        relative = self._relative(path)
+        parts = relative.split("/")
+        if any(part in IGNORED_DIRS for part in parts[:-1]) or _is_virtualenv_path(parts):
+            return False
+        name = parts[-1]
+        if any(_matches(relative, name, pattern) for pattern in self.excludes):
+            return False
+        if any(_matches(relative, name, pattern) for pattern in self.includes):
+            return True
+        return "templates" in parts[:-1] and any(fnmatch.fnmatch(name, p) for p in TEMPLATE_PATTERNS)
+
+    def _relative(self, path: str) -> str:
+        for root in self.roots:
+            try:
+                return Path(path).relative_to(root).as_posix()
+            except ValueError:
+                continue
+        return Path(path).as_posix().lstrip("/")
+
+
+def _matches(relative: str, name: str, pattern: str) -> bool:
+    return fnmatch.fnmatch(name, pattern) or fnmatch.fnmatch(relative, pattern)
+
+
+def _is_virtualenv_path(parts: list[str]) -> bool:
+    # Any virtualenv, whatever its name, has lib/pythonX.Y/site-packages or pyvenv.cfg at its root.
+    return "site-packages" in parts or "dist-packages" in parts
+
+
+def watch_roots(config: Config) -> list[Path]:
+    """The directories to watch."""
+    dirs = config.reload_dirs or (config.app_dir,)
+    return [Path(d).resolve() for d in dirs if os.path.isdir(d)]
+
+
+def reload_filter(config: Config) -> ReloadFilter:
+    """The filter for ``config``'s roots and globs."""
+    return ReloadFilter(watch_roots(config), config.reload_includes, config.reload_excludes)
+
+
+def describe_changes(changes: set[tuple[Change, str]], roots: Sequence[Path], limit: int = 3) -> str:
+    """``polls/views.py, polls/models.py and 2 more`` for the reload log line."""
+    names = sorted({_short(path, roots) for _, path in changes})
+    shown = ", ".join(names[:limit])
+    return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
+
+
+def _short(path: str, roots: Sequence[Path]) -> str:
+    for root in roots:
+        try:
+            return Path(path).relative_to(root).as_posix()
+        except ValueError:
+            continue
+    return path

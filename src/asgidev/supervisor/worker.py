@@ -1,0 +1,146 @@
+"""The worker process: imports the user's app and serves it on sockets the supervisor bound.
+
+Started as ``python -m asgidev.supervisor.worker`` with its configuration and
+file descriptors in the environment (see ``Supervisor._spawn``); it waits as a spare until told GO. If the
+app does not import, the worker still serves: every request gets the error
+page with the traceback, until the supervisor replaces it after the fix.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import socket
+import sys
+
+from asgidev.builtin_apps import broken_code_app
+from asgidev.config import Config
+from asgidev.errors import AppImportError, LifespanStartupError
+from asgidev.log import configure_logging
+from asgidev.runner import LoadedApp, load_app
+from asgidev.server.server import Server
+from asgidev.supervisor.handoff import (
+    ENV_CONFIG,
+    ENV_CONTROL_FD,
+    ENV_LISTEN_FDS,
+    ChannelClosedError,
+    ControlChannel,
+    GoOptions,
+    Kind,
+    config_from_json,
+)
+
+logger = logging.getLogger(__name__)
+
+# Connections being adopted from a previous worker (kept referenced until done).
+_adoptions: set[asyncio.Future[None]] = set()
+
+
+def _load(config: Config, go: GoOptions) -> tuple[LoadedApp, Kind]:
+    """The app to serve, or the error page explaining why it cannot be."""
+    if go.crash_report:
+        page = broken_code_app("The server worker crashed", go.crash_report, "", "asgidev restarts it when you save a file, or shortly.")
+        return LoadedApp(page, config.app or "the app"), Kind.BROKEN
+    try:
+        return load_app(config), Kind.READY
+    except AppImportError as exc:
+        logger.error("%s\n%s", exc.message, exc.user_traceback.rstrip())
+        page = broken_code_app("Your code could not be loaded", exc.message, exc.user_traceback, exc.hint)
+        return LoadedApp(page, config.app or "the app"), Kind.BROKEN
+
+
+async def _serve(config: Config, sockets: list[socket.socket], control: ControlChannel, go: GoOptions) -> None:
+    loaded, status = _load(config, go)
+    server = Server(config, loaded.app, sockets)
+    try:
+        await server.start()
+    except LifespanStartupError as exc:
+        logger.error("%s", exc)
+        loaded = LoadedApp(
+            broken_code_app("The app's startup failed", str(exc), _traceback_of(server.lifespan.app_exception)), loaded.label
+        )
+        status = Kind.BROKEN
+        server = Server(config.replace(lifespan="off"), loaded.app, sockets)
+        await server.start()
+    assert server.shared is not None
+    server.shared.handoff = lambda fd, pending: _hand_back(control, fd, pending)
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGTERM, server.request_shutdown)
+    loop.add_reader(control.fileno(), _on_control, control, server)
+    control.send(status)
+    if go.print_banner:
+        _print_banner(config, loaded, sockets)
+    try:
+        await server.wait_shutdown_requested()
+    finally:
+        await server.shutdown()
+        loop.remove_reader(control.fileno())
+
+
+def _on_control(control: ControlChannel, server: Server) -> None:
+    try:
+        messages = control.receive_available()
+    except (ChannelClosedError, OSError):
+        # The supervisor is gone (killed?): nobody will restart or stop us, so leave now.
+        server.request_shutdown()
+        return
+    for message in messages:
+        if message.kind == Kind.STOP:
+            server.request_shutdown()
+        elif message.kind == Kind.CONN and message.fd is not None:
+            sock = socket.socket(fileno=message.fd)
+            sock.setblocking(False)
+            task = asyncio.ensure_future(server.adopt_connection(sock, message.payload))
+            _adoptions.add(task)
+            task.add_done_callback(_adoptions.discard)
+
+
+def _hand_back(control: ControlChannel, fd: int, pending: bytes) -> None:
+    try:
+        control.send(Kind.CONN, pending, [fd])
+    except OSError:
+        pass  # the supervisor is gone; closing the fd below ends the connection
+    finally:
+        os.close(fd)
+
+
+def _traceback_of(exc: BaseException | None) -> str:
+    if exc is None:
+        return ""
+    from asgidev.importer import format_user_traceback
+
+    return format_user_traceback(exc)
+
+
+def _print_banner(config: Config, loaded: LoadedApp, sockets: list[socket.socket]) -> None:
+    from asgidev.console import banner
+    from asgidev.sockets import socket_url
+
+    urls = [socket_url(s) for s in sockets]
+    sys.stdout.write(banner(app_label=loaded.label, urls=urls, is_reloading=True, extra_lines=loaded.banner_lines))
+    sys.stdout.flush()
+
+
+def main() -> None:
+    """Entry point of the worker subprocess."""
+    # Ctrl+C reaches the whole process group; the supervisor decides what it means.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    config = config_from_json(os.environ[ENV_CONFIG])
+    configure_logging(config)
+    sockets = [socket.socket(fileno=int(fd)) for fd in os.environ[ENV_LISTEN_FDS].split(",")]
+    for sock in sockets:
+        sock.setblocking(False)
+    control = ControlChannel(socket.socket(fileno=int(os.environ[ENV_CONTROL_FD])))
+    # A worker starts as a spare: Python and asgidev are loaded, the user's code
+    # is not. The supervisor says GO when a change needs a fresh worker, which
+    # saves the interpreter start-up from every reload.
+    message = control.wait_message()
+    if message is None or message.kind is not Kind.GO:
+        return
+    asyncio.run(_serve(config, sockets, control, GoOptions.decode(message.payload)))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,233 @@
+"""The reload supervisor, with real subprocesses, real file edits and real clients."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import textwrap
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.server_process import ServerProcess, is_process_gone, wait_until
+
+APP = textwrap.dedent(
+    """
+    import os
+
+    VERSION = {version!r}
+
+    async def app(scope, receive, send):
+        if scope["type"] != "http":
+            return
+        body = f"{{VERSION}} {{os.getpid()}}".encode()
+        await send({{"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]}})
+        await send({{"type": "http.response.body", "body": body}})
+    """
+)
+
+
+def write_app(directory: Path, version: str) -> None:
+    # Write then rename, as many editors do, so a reader never sees half a file.
+    tmp = directory / ".app.py.tmp"
+    tmp.write_text(APP.format(version=version))
+    os.replace(tmp, directory / "app.py")
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    write_app(tmp_path, "v1")
+    return tmp_path
+
+
+@pytest.fixture
+def server(project: Path) -> Iterator[ServerProcess]:
+    proc = ServerProcess(["app:app", "--port", "0", "--timeout-graceful-shutdown", "2"], cwd=project)
+    try:
+        proc.wait_started()
+        yield proc
+    finally:
+        proc.stop()
+
+
+def get(url: str) -> httpx.Response:
+    return httpx.get(url, timeout=10, headers={"Accept": "text/plain"})
+
+
+def wait_for_body(url: str, prefix: str, timeout: float = 10.0) -> str:
+    result: list[str] = []
+
+    def check() -> bool:
+        text = get(url).text
+        result[:] = [text]
+        return text.startswith(prefix)
+
+    wait_until(check, timeout)
+    return result[0]
+
+
+def test_code_change_is_served_and_logged(server: ServerProcess, project: Path) -> None:
+    assert get(server.url).text.startswith("v1 ")
+    write_app(project, "v2")
+    server.wait_for_line(r"Reloaded in \d+ ms \(changed: app\.py\)")
+    assert get(server.url).text.startswith("v2 ")
+
+
+def test_no_failed_requests_through_reloads(server: ServerProcess, project: Path) -> None:
+    failures: list[str] = []
+    served = 0
+    stop = threading.Event()
+
+    def client_loop() -> None:
+        nonlocal served
+        with httpx.Client(timeout=10) as client:  # keep-alive connections, reused across reloads
+            while not stop.is_set():
+                try:
+                    response = client.get(server.url)
+                    if response.status_code != 200:
+                        failures.append(f"status {response.status_code}")
+                    served += 1
+                except httpx.HTTPError as exc:
+                    failures.append(repr(exc))
+
+    threads = [threading.Thread(target=client_loop) for _ in range(4)]
+    for t in threads:
+        t.start()
+    try:
+        for n in range(2, 7):
+            write_app(project, f"v{n}")
+            server.wait_for_line(r"Reloaded in", count=n - 1)
+            wait_for_body(server.url, f"v{n} ")
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(30)
+    assert served > 50
+    assert failures == []
+
+
+def test_broken_code_shows_error_page_then_recovers(server: ServerProcess, project: Path) -> None:
+    (project / "app.py").write_text("def broken(:\n")
+    server.wait_for_line(r"Reload failed")
+    plain = get(server.url)
+    assert plain.status_code == 500
+    assert "SyntaxError" in plain.text
+    assert "app.py" in plain.text
+    html = httpx.get(server.url, headers={"Accept": "text/html"})
+    assert html.status_code == 500
+    assert html.headers["content-type"].startswith("text/html")
+    assert "SyntaxError" in html.text
+    assert "<pre>" in html.text
+    assert server.count(r"SyntaxError") >= 1
+    write_app(project, "v3")
+    server.wait_for_line(r"Reloaded in")
+    assert get(server.url).text.startswith("v3 ")
+
+
+def test_broken_at_first_start(tmp_path: Path) -> None:
+    (tmp_path / "app.py").write_text("raise RuntimeError('no database configured')\n")
+    proc = ServerProcess(["app:app", "--port", "0"], cwd=tmp_path)
+    try:
+        url = proc.wait_started()
+        response = get(url)
+        assert response.status_code == 500
+        assert "no database configured" in response.text
+        write_app(tmp_path, "fixed")
+        proc.wait_for_line(r"Reloaded in")
+        assert get(url).text.startswith("fixed ")
+    finally:
+        proc.stop()
+
+
+def test_killed_worker_is_respawned(server: ServerProcess) -> None:
+    pid = int(get(server.url).text.split()[1])
+    os.kill(pid, signal.SIGKILL)
+    server.wait_for_line(r"Worker was killed by SIGKILL; restarting it")
+    new_pid = int(wait_for_body(server.url, "v1 ").split()[1])
+    assert new_pid != pid
+
+
+def test_worker_crashing_at_start_shows_error_page(tmp_path: Path) -> None:
+    (tmp_path / "app.py").write_text("import os\nos._exit(3)\n")
+    proc = ServerProcess(["app:app", "--port", "0"], cwd=tmp_path)
+    try:
+        url = proc.wait_started()
+        proc.wait_for_line(r"exited with status 3 while starting")
+        response = get(url)
+        assert response.status_code == 500
+        assert "exited with status 3" in response.text
+        write_app(tmp_path, "ok")
+        wait_for_body(url, "ok ")
+    finally:
+        proc.stop()
+
+
+def test_burst_of_saves_gives_one_reload(server: ServerProcess, project: Path) -> None:
+    for n in range(5):
+        (project / f"mod{n}.py").write_text(f"X = {n}\n")
+    server.wait_for_line(r"Reloaded in")
+    write_app(project, "after")
+    server.wait_for_line(r"Reloaded in", count=2)
+    assert server.count(r"Changed: ") == 2
+
+
+def test_ignored_files_do_not_reload(tmp_path: Path) -> None:
+    write_app(tmp_path, "v1")
+    proc = ServerProcess(["app:app", "--port", "0", "--reload-exclude", "generated_*.py"], cwd=tmp_path)
+    try:
+        proc.wait_started()
+        (tmp_path / "db.sqlite3").write_bytes(b"SQLite format 3\x00")
+        (tmp_path / ".git").mkdir()
+        (tmp_path / ".git" / "index.py").write_text("x = 1\n")
+        (tmp_path / "__pycache__").mkdir(exist_ok=True)
+        (tmp_path / "__pycache__" / "app.cpython-311.pyc").write_bytes(b"\x00")
+        (tmp_path / ".app.py.swp").write_bytes(b"\x00")
+        (tmp_path / "generated_models.py").write_text("X = 1\n")
+        (tmp_path / "notes.txt").write_text("not a template\n")
+        write_app(tmp_path, "v2")
+        proc.wait_for_line(r"Reloaded in")
+        assert proc.count(r"Changed: ") == 1
+        assert proc.count(r"Changed: app\.py\.") == 1
+    finally:
+        proc.stop()
+
+
+def test_templates_and_includes_reload(tmp_path: Path) -> None:
+    write_app(tmp_path, "v1")
+    (tmp_path / "templates").mkdir()
+    proc = ServerProcess(["app:app", "--port", "0", "--reload-include", "*.yaml"], cwd=tmp_path)
+    try:
+        proc.wait_started()
+        (tmp_path / "templates" / "page.html").write_text("<p>hi</p>")
+        proc.wait_for_line(r"Changed: templates/page\.html")
+        proc.wait_for_line(r"Reloaded in")
+        (tmp_path / "settings.yaml").write_text("a: 1\n")
+        proc.wait_for_line(r"Changed: settings\.yaml")
+    finally:
+        proc.stop()
+
+
+def test_sighup_reloads(server: ServerProcess) -> None:
+    server.proc.send_signal(signal.SIGHUP)
+    server.wait_for_line(r"Reloaded in \d+ ms \(changed: SIGHUP\)")
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGKILL], ids=["SIGINT", "SIGTERM", "SIGKILL"])
+def test_no_orphans_and_port_freed(project: Path, sig: int) -> None:
+    proc = ServerProcess(["app:app", "--port", "0"], cwd=project)
+    url = proc.wait_started()
+    port = int(url.rsplit(":", 1)[1])
+    worker_pid = int(get(url).text.split()[1])
+    code = proc.stop(sig)
+    if sig != signal.SIGKILL:
+        assert code == 0
+    wait_until(lambda: is_process_gone(worker_pid), timeout=10)
+    probe = socket.socket()
+    try:
+        probe.bind(("127.0.0.1", port))  # the port is free again
+    finally:
+        probe.close()
