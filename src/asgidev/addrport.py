@@ -58,7 +58,8 @@ def parse_addrport(text: str) -> AddrPort:
         # runserver's shorthand: "0" means every IPv4 interface.
         if match["name"] == "0":
             return AddrPort("0.0.0.0", port)
-        if match["name"].isdigit():
+        if all(part.isdigit() for part in match["name"].split(".")):
+            # Numbers that are not a full IPv4 address ("1.2.3") would resolve to surprising addresses.
             raise ConfigError(f"{text!r} is not a valid address.", _HINT)
         return AddrPort(match["name"], port)
     return AddrPort(None, port)
