@@ -79,6 +79,7 @@ def test_every_config_field_is_a_cli_option() -> None:
             "reload_includes": "--reload-include",
             "reload_excludes": "--reload-exclude",
             "static": "--nostatic",
+            "allowed_hosts": "--allowed-host",
         }.get(name, "--" + name.replace("_", "-"))
         assert option in help_text, name
 

@@ -67,6 +67,14 @@ def run(
     timeout_graceful_shutdown: Annotated[float, _opt("timeout_graceful_shutdown", "--timeout-graceful-shutdown")] = field_default(
         "timeout_graceful_shutdown"
     ),
+    timeout_request_body: Annotated[float, _opt("timeout_request_body", "--timeout-request-body")] = field_default("timeout_request_body"),
+    allowed_hosts: Annotated[list[str] | None, _opt("allowed_hosts", "--allowed-host", metavar="NAME")] = None,
+    ssl_certfile: Annotated[str | None, _opt("ssl_certfile", "--ssl-certfile")] = field_default("ssl_certfile"),
+    ssl_keyfile: Annotated[str | None, _opt("ssl_keyfile", "--ssl-keyfile")] = field_default("ssl_keyfile"),
+    ssl_keyfile_password: Annotated[str | None, _opt("ssl_keyfile_password", "--ssl-keyfile-password")] = field_default(
+        "ssl_keyfile_password"
+    ),
+    https: Annotated[bool, _opt("https", "--https")] = field_default("https"),
     limit_concurrency: Annotated[int | None, _opt("limit_concurrency", "--limit-concurrency")] = field_default("limit_concurrency"),
     headers: Annotated[list[str] | None, _opt("headers", "--header", metavar="'NAME: VALUE'")] = None,
     server_header: Annotated[bool, _opt("server_header", "--server-header/--no-server-header")] = field_default("server_header"),
@@ -125,6 +133,12 @@ def run(
             insecure=insecure,
             skip_checks=skip_checks,
             live_reload=live_reload,
+            timeout_request_body=timeout_request_body,
+            allowed_hosts=tuple(allowed_hosts or ()),
+            ssl_certfile=ssl_certfile,
+            ssl_keyfile=ssl_keyfile,
+            ssl_keyfile_password=ssl_keyfile_password,
+            https=https,
         )
         code = start(config)
     except AppImportError as exc:

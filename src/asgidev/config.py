@@ -69,6 +69,20 @@ class Config:
     server_header: bool = _opt(True, "Send 'Server: asgidev'.")
     date_header: bool = _opt(True, "Send a 'Date' header.")
 
+    timeout_request_body: float = _opt(
+        30.0, "Seconds the server waits for the next part of a request body before giving up (slow-client guard)."
+    )
+
+    # Security.
+    allowed_hosts: tuple[str, ...] = _opt(
+        (),
+        "Host names (wildcards like '*.example.test' allowed) accepted besides loopback names when bound to loopback; '*' turns the guard off.",
+    )
+    ssl_certfile: str | None = _opt(None, "Serve HTTPS with this certificate (PEM).")
+    ssl_keyfile: str | None = _opt(None, "The private key (PEM) for --ssl-certfile.")
+    ssl_keyfile_password: str | None = _opt(None, "Password of an encrypted --ssl-keyfile.")
+    https: bool = _opt(False, "Serve HTTPS with a local development certificate for localhost, created once and cached.")
+
     # Reload (the supervisor).
     reload: bool = _opt(True, "Restart the worker process when code changes (as runserver does).")
     reload_dirs: tuple[str, ...] = _opt((), "Directories to watch (repeatable); default: the app directory.")
@@ -96,7 +110,11 @@ class Config:
             raise ConfigError(f"Unknown log level {self.log_level!r}.", f"Use one of: {', '.join(LOG_LEVELS)}.")
         if not 0 <= self.port <= 65535:
             raise ConfigError(f"Port {self.port} is out of range.", "Use a port between 1 and 65535 (0 picks a free one).")
-        for name in ("timeout_keep_alive", "timeout_request_head", "timeout_graceful_shutdown"):
+        if self.https and self.ssl_certfile:
+            raise ConfigError("--https and --ssl-certfile cannot be used together.", "--https makes its own certificate; drop one.")
+        if self.ssl_keyfile and not self.ssl_certfile:
+            raise ConfigError("--ssl-keyfile needs --ssl-certfile.")
+        for name in ("timeout_keep_alive", "timeout_request_head", "timeout_request_body", "timeout_graceful_shutdown"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"--{name.replace('_', '-')} must not be negative.")
         if self.ws_max_size < 1:

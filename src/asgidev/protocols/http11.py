@@ -76,7 +76,7 @@ class Framing(enum.Enum):
 class HTTP11Protocol:
     """One server-side HTTP/1.1 connection: h11 reads requests, we frame responses."""
 
-    __slots__ = ("_conn", "_framing", "_has_sent_continue", "_head_start", "_is_keep_alive", "_method", "_remaining", "_version")
+    __slots__ = ("_conn", "_framing", "_has_sent_continue", "_head_start", "_is_keep_alive", "_method", "_remaining", "_version", "host")
 
     def __init__(self) -> None:
         self._conn = h11.Connection(h11.SERVER, max_incomplete_event_size=MAX_HEAD_BYTES)
@@ -89,6 +89,8 @@ class HTTP11Protocol:
         self._framing = Framing.NOT_STARTED
         self._remaining = 0
         self._has_sent_continue = False
+        # The current request's Host header (None when absent), for the host guard.
+        self.host: bytes | None = None
 
     # -- reading ------------------------------------------------------------------
 
@@ -115,10 +117,13 @@ class HTTP11Protocol:
             if len(event.target) > MAX_REQUEST_LINE_BYTES:
                 raise HTTPProtocolError(414, "Request line too long.")
             has_close = has_length = has_transfer_encoding = False
+            host = None
             head_size = len(event.target)
             for name, value in event.headers:
                 head_size += len(name) + len(value) + 4
-                if name == b"connection":
+                if name == b"host":
+                    host = value
+                elif name == b"connection":
                     has_close = has_close or b"close" in value.lower()
                 elif name == b"content-length":
                     has_length = True
@@ -134,6 +139,7 @@ class HTTP11Protocol:
                 raise HTTPProtocolError(400, "Both Content-Length and Transfer-Encoding given; send only one.")
             self._method = event.method
             self._version = version
+            self.host = host
             # HTTP/1.0 keep-alive is not offered (as h11 does); HTTP/1.1 persists
             # unless the client says "Connection: close" (RFC 9112 section 9.3).
             self._is_keep_alive = version == b"1.1" and not has_close
@@ -152,6 +158,16 @@ class HTTP11Protocol:
         elif "content-length" in message.lower():
             message = "Invalid or conflicting Content-Length."
         return HTTPProtocolError(status, message or "Bad request.")
+
+    @property
+    def starts_like_tls(self) -> bool:
+        """The client opened with a TLS handshake record: it speaks HTTPS to a plain-HTTP port."""
+        return self._head_start[:2] == b"\x16\x03"
+
+    @property
+    def has_partial_request(self) -> bool:
+        """Some bytes of the next request head have arrived, but not all of it."""
+        return bool(self._head_start) and self._conn.their_state is h11.IDLE
 
     @property
     def is_waiting_for_100_continue(self) -> bool:

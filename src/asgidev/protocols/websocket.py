@@ -24,9 +24,10 @@ from typing import Final
 
 from wsproto.connection import Connection, ConnectionState, ConnectionType
 from wsproto.events import BytesMessage, CloseConnection, Event, Ping, Pong, TextMessage
-from wsproto.extensions import Extension, PerMessageDeflate
-from wsproto.frame_protocol import CloseReason, FrameDecoder, FrameProtocol, Opcode, RsvBits
+from wsproto.extensions import Extension
 from wsproto.utilities import LocalProtocolError, generate_accept_token
+
+from asgidev.protocols.deflate import negotiate_deflate
 
 Headers = list[tuple[bytes, bytes]]
 
@@ -154,54 +155,6 @@ def _is_valid_key(key: bytes) -> bool:
         return False
 
 
-class _PerMessageDeflate(PerMessageDeflate):
-    """wsproto's deflate, except that a control frame between the fragments of a message leaves it alone.
-
-    RFC 6455 section 5.4 lets a ping arrive between two fragments; wsproto's
-    extension then forgets it was inflating a message and hands the next
-    fragment on still compressed (a 1007 for text). Control frames are never
-    compressed (RFC 7692 section 6), so they can pass by untouched.
-    """
-
-    def frame_inbound_header(
-        self, proto: FrameDecoder | FrameProtocol, opcode: Opcode, rsv: RsvBits, payload_length: int
-    ) -> CloseReason | RsvBits:
-        if opcode.iscontrol():
-            return CloseReason.PROTOCOL_ERROR if rsv.rsv1 else RsvBits(False, False, False)
-        return super().frame_inbound_header(proto, opcode, rsv, payload_length)
-
-    def frame_inbound_payload_data(self, proto: FrameDecoder | FrameProtocol, data: bytes) -> bytes | CloseReason:
-        if _is_control_frame(proto):
-            return data
-        return super().frame_inbound_payload_data(proto, data)
-
-    def frame_inbound_complete(self, proto: FrameDecoder | FrameProtocol, fin: bool) -> bytes | CloseReason | None:
-        if _is_control_frame(proto):
-            return None
-        return super().frame_inbound_complete(proto, fin)
-
-
-def _is_control_frame(proto: FrameDecoder | FrameProtocol) -> bool:
-    header = proto.header if isinstance(proto, FrameDecoder) else None
-    return header is not None and header.opcode.iscontrol()
-
-
-def _negotiate_deflate(offers: list[str]) -> tuple[PerMessageDeflate, bytes] | None:
-    """The first permessage-deflate offer we can accept (RFC 7692 section 5), and its response value."""
-    for offer in offers:
-        if offer.split(";", 1)[0].strip() != PerMessageDeflate.name:
-            continue
-        extension = _PerMessageDeflate()
-        try:
-            params = extension.accept(offer)
-        except ValueError:  # wsproto parses window bits with int(); a malformed offer is declined
-            continue
-        if isinstance(params, str):
-            value = PerMessageDeflate.name + ("; " + params if params else "")
-            return extension, value.encode("ascii")
-    return None
-
-
 class WebSocketProtocol:
     """One server-side WebSocket connection, from the app's decision on the handshake to the close."""
 
@@ -253,7 +206,7 @@ class WebSocketProtocol:
         if subprotocol is not None:
             lines.append(b"sec-websocket-protocol: %s\r\n" % subprotocol.encode("latin-1"))
         extensions: list[Extension] = []
-        deflate = _negotiate_deflate(self._handshake.extensions) if allow_deflate else None
+        deflate = negotiate_deflate(self._handshake.extensions) if allow_deflate else None
         if deflate is not None:
             extensions.append(deflate[0])
             lines.append(b"sec-websocket-extensions: %s\r\n" % deflate[1])

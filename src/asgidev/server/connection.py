@@ -17,9 +17,10 @@ from typing import Any, Protocol
 import h11
 
 from asgidev._types import Headers
-from asgidev.asgi.http import ClientDisconnectedError, HTTPCycle, ResponseState
+from asgidev.asgi.http import ClientDisconnectedError, HTTPCycle, RequestState, ResponseState
 from asgidev.asgi.scope import http_scope
 from asgidev.protocols import http11
+from asgidev.server.host_guard import rejection_message
 from asgidev.server.shared import ServerShared, access_logger
 
 logger = logging.getLogger(__name__)
@@ -143,6 +144,7 @@ class HTTPConnection(asyncio.Protocol):
                 return
             kind = type(event)
             if kind is http11.Data:
+                self._cancel_timer()  # the body is moving: restart the slow-body clock at the next wait
                 cycle = self.cycle
                 if cycle is not None and not cycle.feed_body(event.data):  # type: ignore[union-attr]
                     self._pause_reading()
@@ -151,11 +153,16 @@ class HTTPConnection(asyncio.Protocol):
                 if self._upgrade is not None and self.cycle is None:
                     return  # handed over to the WebSocket path
             elif kind is http11.EndOfMessage:
+                self._cancel_timer()
                 if self.cycle is not None:
                     self.cycle.feed_end()
             elif event is http11.NEED_DATA:
-                if self.cycle is None and self._timer is None:
-                    self._set_timer(self.shared.config.timeout_request_head)
+                if self._timer is None:
+                    cycle = self.cycle
+                    if cycle is None:
+                        self._set_timer(self.shared.config.timeout_request_head)
+                    elif cycle.request_state is RequestState.RECEIVING:
+                        self._set_timer(self.shared.config.timeout_request_body)
                 return
             elif event is http11.PAUSED:
                 self._is_pipeline_paused = True
@@ -167,6 +174,13 @@ class HTTPConnection(asyncio.Protocol):
     def _start_request(self, request: h11.Request) -> None:
         self._cancel_timer()
         shared = self.shared
+        if not shared.host_guard.is_allowed(self.protocol.host):
+            assert self.protocol.host is not None
+            logger.warning(
+                "Refused a request for Host %r (DNS-rebinding protection; see --allowed-host).", self.protocol.host.decode("latin-1")[:100]
+            )
+            self._reject(400, rejection_message(self.protocol.host))
+            return
         if shared.limit_concurrency is not None and shared.active_requests >= shared.limit_concurrency:
             self._reject(503, "Service Unavailable: the server is at its --limit-concurrency.")
             return
@@ -195,6 +209,13 @@ class HTTPConnection(asyncio.Protocol):
 
     def _reject(self, status: int, message: str) -> None:
         """Answer a request the app never sees, then close (RFC 9112 section 2.2)."""
+        if self.protocol.starts_like_tls and self.shared.scheme == "http":
+            logger.warning(
+                "A client from %s spoke TLS to this port: this server speaks HTTP, not HTTPS. Use http:// URLs (or start asgidev with --https).",
+                _shown(self.client),
+            )
+            self.transport.close()
+            return
         data = self.protocol.error_response(status, message, self.shared.default_headers([]))
         if data:
             self.transport.write(data)
@@ -352,11 +373,28 @@ class HTTPConnection(asyncio.Protocol):
             self._timer = None
 
     def _on_timeout(self) -> None:
-        """Idle keep-alive ended, or a client was too slow sending its request head."""
+        """Idle keep-alive ended, or a client was too slow sending its request head or body."""
         self._timer = None
-        if self.cycle is None:
-            logger.debug("Closing connection from %s: timed out waiting for a request.", self.client)
-            self.transport.close()
+        cycle = self.cycle
+        if cycle is None:
+            if self.protocol.has_partial_request:
+                logger.info(
+                    "Request head from %s not complete within %gs; closing (slow client).",
+                    _shown(self.client),
+                    self.shared.config.timeout_request_head,
+                )
+                self._reject(408, "Request Timeout: the request head did not arrive in time.")
+            else:
+                self.transport.close()  # idle keep-alive connection
+        elif cycle.request_state is RequestState.RECEIVING:
+            logger.info(
+                "Request body from %s stalled for %gs; closing (slow client).", _shown(self.client), self.shared.config.timeout_request_body
+            )
+            cycle.feed_disconnect()
+            if not self.protocol.is_response_started:
+                self._reject(408, "Request Timeout: the request body stalled.")
+            else:
+                self.transport.close()
 
 
 def _log_access(cycle: HTTPCycle) -> None:
@@ -375,6 +413,10 @@ def _log_access(cycle: HTTPCycle) -> None:
         elapsed_ms,
         extra={"status_code": cycle.status},
     )
+
+
+def _shown(address: tuple[str, int] | None) -> str:
+    return f"{address[0]}:{address[1]}" if address else "a client"
 
 
 def _address(info: Any) -> tuple[str, int] | None:

@@ -17,8 +17,10 @@ from asgidev._types import ASGIApp
 from asgidev.asgi.lifespan import Lifespan
 from asgidev.config import Config
 from asgidev.server.connection import HTTPConnection
+from asgidev.server.host_guard import HostGuard, is_loopback_bind
 from asgidev.server.shared import ServerShared
 from asgidev.server.websocket import WebSocketUpgrade
+from asgidev.tls import build_ssl_context
 
 logger = logging.getLogger(__name__)
 
@@ -39,7 +41,7 @@ class Server:
         self.config = config
         self.app = app
         self.sockets = sockets
-        self.ssl_context = ssl_context
+        self.ssl_context = ssl_context if ssl_context is not None else build_ssl_context(config)
         self.lifespan = Lifespan(app, config.lifespan)
         self.shared: ServerShared | None = None
         self._listeners: list[asyncio.Server] = []
@@ -67,6 +69,7 @@ class Server:
         shared = ServerShared(self.config, self.app, state)
         if self.ssl_context is not None:
             shared.scheme = "https"
+        shared.host_guard = HostGuard(self.config.allowed_hosts, is_active=is_loopback_bind(self.sockets))
         self.shared = shared
         loop = asyncio.get_running_loop()
         self._upgrade = upgrade = WebSocketUpgrade(shared)
@@ -81,7 +84,9 @@ class Server:
         """Serve a client connection another worker handed over, with bytes it had already read."""
         assert self.shared is not None, "adopt_connection() before start()"
         shared = self.shared
-        await asyncio.get_running_loop().connect_accepted_socket(lambda: HTTPConnection(shared, self._upgrade, pending), sock, ssl=self.ssl_context)
+        await asyncio.get_running_loop().connect_accepted_socket(
+            lambda: HTTPConnection(shared, self._upgrade, pending), sock, ssl=self.ssl_context
+        )
 
     async def wait_started(self) -> None:
         """Return once the server accepts connections."""

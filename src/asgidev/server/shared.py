@@ -13,6 +13,7 @@ from asgidev import __version__
 from asgidev._types import ASGIApp, Headers
 from asgidev.asgi.scope import ProxyTrust
 from asgidev.config import Config
+from asgidev.server.host_guard import HostGuard
 
 access_logger = logging.getLogger("asgidev.access")
 
@@ -44,6 +45,8 @@ class ServerShared:
         self.root_path = config.root_path
         self.scheme = "http"
         self.proxy_trust = ProxyTrust(config.forwarded_allow_ips) if config.proxy_headers else None
+        # Replaced by the server once it knows whether it listens on loopback only.
+        self.host_guard = HostGuard(config.allowed_hosts, is_active=False)
         extra: Headers = [(n.lower().encode("latin-1"), v.encode("latin-1")) for n, v in config.headers]
         if config.server_header:
             extra.insert(0, (b"server", b"asgidev"))
