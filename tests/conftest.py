@@ -72,3 +72,7 @@ def raw_client() -> Iterator[type[RawClient]]:
     yield Tracked
     for client in made:
         client.close()
+
+
+# The real Django project fixtures (tests/django_helpers.py).
+pytest_plugins = ("tests.django_helpers",)

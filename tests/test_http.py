@@ -106,7 +106,9 @@ async def test_large_post_echo_streams() -> None:
 async def test_head_has_headers_but_no_body(raw_client: Any) -> None:
     async with asgidev.serve(apps.hello) as server:
         client = raw_client(server.host, server.port)
-        await asyncio.to_thread(client.send, b"HEAD / HTTP/1.1\r\nHost: localhost\r\n\r\nGET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        await asyncio.to_thread(
+            client.send, b"HEAD / HTTP/1.1\r\nHost: localhost\r\n\r\nGET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+        )
         data = await asyncio.to_thread(client.read_until_close)
     first, _, rest = data.partition(b"\r\n\r\n")
     assert b"content-length: 13" in first
@@ -371,3 +373,12 @@ async def test_slow_request_head_times_out() -> None:
         response = await asyncio.wait_for(reader.read(), 5)
         assert response.startswith(b"HTTP/1.1 408 Request Timeout\r\n")
         writer.close()
+
+
+async def test_keep_alive_after_a_body_that_filled_the_buffer() -> None:
+    """A 64 KiB body pauses reading; the next request on the connection must still be read."""
+    payload = b"y" * 65536
+    async with asgidev.serve(apps.echo) as server, httpx.AsyncClient() as client:
+        for _ in range(3):
+            response = await client.post(server.url, content=payload)
+            assert response.content == payload

@@ -183,16 +183,17 @@ def start(config: Config) -> int:
 
 
 def _run_in_process(config: Config) -> int:
-    from asgidev.console import banner
+    from asgidev.console import startup_banner
     from asgidev.runner import load_app, serve_sockets
-    from asgidev.sockets import bind_sockets, socket_url
+    from asgidev.sockets import bind_sockets
 
     loaded = load_app(config)
+    config = loaded.configure(config)
     sockets = bind_sockets(config)
-    urls = [socket_url(s) for s in sockets]
 
     def on_started(_server: object) -> None:
-        sys.stdout.write(banner(app_label=loaded.label, urls=urls, is_reloading=False, extra_lines=loaded.banner_lines))
+        text = startup_banner(config, app_label=loaded.label, sockets=sockets, is_reloading=False, extra_lines=loaded.banner_lines)
+        sys.stdout.write(text)
         sys.stdout.flush()
 
     serve_sockets(config, loaded.app, sockets, on_started=on_started)

@@ -8,6 +8,7 @@ import socket
 from collections.abc import Sequence
 
 from asgidev import __version__
+from asgidev.config import Config
 
 PRODUCTION_WARNING = (
     "WARNING: This is a development server. Do not use it in a production setting. "
@@ -28,6 +29,24 @@ def banner(*, app_label: str, urls: Sequence[str], is_reloading: bool, extra_lin
     if warning:
         lines.append(warning)
     return "\n".join(lines) + "\n"
+
+
+def startup_banner(
+    config: Config, *, app_label: str, sockets: Sequence[socket.socket], is_reloading: bool, extra_lines: Sequence[str] = ()
+) -> str:
+    """The banner for a server about to serve ``sockets`` as ``config`` says."""
+    from asgidev.sockets import socket_url
+
+    scheme = "https" if config.https or config.ssl_certfile else "http"
+    lines = list(extra_lines)
+    if config.https:
+        from asgidev.tls import dev_certificate, trust_hint
+
+        lines.append(trust_hint(dev_certificate()[0]))
+    if config.live_reload:
+        lines.append("Live reload is on: HTML pages reload themselves after each code reload.")
+    urls = [socket_url(s, scheme) for s in sockets]
+    return banner(app_label=app_label, urls=urls, is_reloading=is_reloading, extra_lines=lines)
 
 
 def network_warning(urls: Sequence[str]) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -31,17 +32,32 @@ class LoadedApp:
     app: ASGIApp
     label: str
     banner_lines: tuple[str, ...] = ()
+    # Host names the app itself declares valid (Django's ALLOWED_HOSTS), added to the host guard's list.
+    allowed_hosts: tuple[str, ...] = ()
+
+    def configure(self, config: Config) -> Config:
+        """``config`` with what the app declares (its allowed hosts) folded in."""
+        if not self.allowed_hosts:
+            return config
+        return config.replace(allowed_hosts=(*config.allowed_hosts, *self.allowed_hosts))
 
 
 def load_app(config: Config) -> LoadedApp:
-    """Import the app the configuration names (or the welcome page).
+    """Import the app the configuration names, else a discovered Django project's, else the welcome page.
+
+    Django apps come back wrapped for static files, with system checks run and
+    Django's lines added to the banner (see ``asgidev.django.integration``).
 
     Raises:
         AppImportError: the user's app cannot be imported.
     """
-    if config.app is None:
-        return LoadedApp(welcome_app, WELCOME_LABEL)
-    return LoadedApp(import_app(config.app, config.app_dir, factory=config.factory), config.app)
+    loaded = None if config.app is None else LoadedApp(import_app(config.app, config.app_dir, factory=config.factory), config.app)
+    if loaded is None or "django" in sys.modules:
+        # Imported only here, so apps of other frameworks never import Django.
+        from asgidev.django.integration import adapt_for_django
+
+        loaded = adapt_for_django(config, loaded)
+    return loaded or LoadedApp(welcome_app, WELCOME_LABEL)
 
 
 def serve_sockets(

@@ -152,7 +152,9 @@ class HTTPCycle:
                 self._chunks = []
                 self._buffered = 0
                 more = state is RequestState.RECEIVING
-                if state is RequestState.ENDED:
+                if more:
+                    self.channel.request_body(self)  # the buffer is empty again: read on
+                elif state is RequestState.ENDED:
                     self.request_state = RequestState.DELIVERED
                 return {"type": "http.request", "body": body, "more_body": more}
             if state is RequestState.ENDED:

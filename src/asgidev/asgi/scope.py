@@ -134,7 +134,8 @@ class ProxyTrust:
                     key, _, val = pair.strip().partition("=")
                     val = val.strip('"')
                     if key.lower() == "for" and val:
-                        forwarded_for = val.strip("[]") if val.startswith("[") else val.split(":")[0]
+                        # RFC 7239 section 6: "[v6]:port", "v4:port" or a bare address.
+                        forwarded_for = val[1 : val.find("]")] if val.startswith("[") else val.split(":")[0]
                     elif key.lower() == "proto" and val:
                         forwarded_proto = val.lower()
         if forwarded_for:

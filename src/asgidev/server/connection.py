@@ -47,6 +47,7 @@ class HTTPConnection(asyncio.Protocol):
     __slots__ = (
         "_initial_data",
         "_is_closing",
+        "_is_handoff_waiting",
         "_is_pipeline_paused",
         "_is_reading_paused",
         "_is_write_paused",
@@ -83,6 +84,7 @@ class HTTPConnection(asyncio.Protocol):
         self._upgrade = upgrade
         # Bytes a previous worker had already read from this client (reload handoff).
         self._initial_data = initial_data
+        self._is_handoff_waiting = False
 
     # -- asyncio.Protocol callbacks -------------------------------------------------
 
@@ -131,6 +133,9 @@ class HTTPConnection(asyncio.Protocol):
     def resume_writing(self) -> None:
         self._is_write_paused = False
         self._wake_writer()
+        if self._is_handoff_waiting:
+            self._is_handoff_waiting = False
+            self._close_idle()
 
     # -- parsing ------------------------------------------------------------------
 
@@ -306,12 +311,13 @@ class HTTPConnection(asyncio.Protocol):
             self._close_idle()
             return
         self._set_timer(self.shared.config.timeout_keep_alive)
+        if self._is_reading_paused:
+            # Paused for body backpressure or pipelining: the next request may be waiting.
+            self._is_reading_paused = False
+            self.transport.resume_reading()
         if self._is_pipeline_paused:
             self._is_pipeline_paused = False
             self._pipelined_bytes = 0
-            if self._is_reading_paused:
-                self._is_reading_paused = False
-                self.transport.resume_reading()
             self._process()
 
     def shutdown(self) -> None:
@@ -331,8 +337,14 @@ class HTTPConnection(asyncio.Protocol):
         handoff = self.shared.handoff
         transport = self.transport
         sock = transport.get_extra_info("socket")
-        if handoff is None or sock is None or transport.is_closing() or transport.get_write_buffer_size():
+        if handoff is None or sock is None or transport.is_closing():
             transport.close()
+            return
+        if transport.get_write_buffer_size():
+            # The last response is still being sent: hand over once it is out.
+            # A zero high-water mark makes asyncio call resume_writing exactly then.
+            self._is_handoff_waiting = True
+            transport.set_write_buffer_limits(high=0)
             return
         fd = os.dup(sock.fileno())
         pending = self.protocol.trailing_data

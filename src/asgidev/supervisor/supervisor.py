@@ -41,6 +41,7 @@ from asgidev.supervisor.handoff import (
     config_to_json,
 )
 from asgidev.supervisor.watcher import describe_changes, reload_filter, watch_roots
+from asgidev.tls import build_ssl_context
 
 logger = logging.getLogger("asgidev.reload")
 
@@ -327,5 +328,6 @@ def run_supervisor(config: Config) -> int:
         AddressInUseError: the port is taken.
         ConfigError: the address cannot be bound.
     """
+    build_ssl_context(config)  # fail fast on a bad certificate, and create the --https one once
     sockets = bind_sockets(config)
     return asyncio.run(Supervisor(config, sockets).run())

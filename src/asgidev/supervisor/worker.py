@@ -51,8 +51,10 @@ def _load(config: Config, go: GoOptions) -> tuple[LoadedApp, Kind]:
         return LoadedApp(page, config.app or "the app"), Kind.BROKEN
 
 
-async def _serve(config: Config, sockets: list[socket.socket], control: ControlChannel, go: GoOptions) -> None:
-    loaded, status = _load(config, go)
+async def _serve(
+    config: Config, sockets: list[socket.socket], control: ControlChannel, go: GoOptions, loaded: LoadedApp, status: Kind
+) -> None:
+    config = loaded.configure(config)
     server = Server(config, loaded.app, sockets)
     try:
         await server.start()
@@ -115,11 +117,9 @@ def _traceback_of(exc: BaseException | None) -> str:
 
 
 def _print_banner(config: Config, loaded: LoadedApp, sockets: list[socket.socket]) -> None:
-    from asgidev.console import banner
-    from asgidev.sockets import socket_url
+    from asgidev.console import startup_banner
 
-    urls = [socket_url(s) for s in sockets]
-    sys.stdout.write(banner(app_label=loaded.label, urls=urls, is_reloading=True, extra_lines=loaded.banner_lines))
+    sys.stdout.write(startup_banner(config, app_label=loaded.label, sockets=sockets, is_reloading=True, extra_lines=loaded.banner_lines))
     sys.stdout.flush()
 
 
@@ -139,7 +139,12 @@ def main() -> None:
     message = control.wait_message()
     if message is None or message.kind is not Kind.GO:
         return
-    asyncio.run(_serve(config, sockets, control, GoOptions.decode(message.payload)))
+    go = GoOptions.decode(message.payload)
+    # Loaded before the event loop starts, as with --no-reload: code that runs
+    # at import (Django's database access in urls.py, say) must not find itself
+    # inside a running loop.
+    loaded, status = _load(config, go)
+    asyncio.run(_serve(config, sockets, control, go, loaded, status))
 
 
 if __name__ == "__main__":

@@ -85,7 +85,12 @@ async def serve(
         raise RuntimeError("asgidev.serve() needs an asyncio event loop; under trio use asgidev.serve_in_thread().") from None
     config = make_config(host, port, options)
     sockets = bind_sockets(config)
-    server = Server(config, as_asgi3(app, repr(app)), sockets)
+    try:
+        server = Server(config, as_asgi3(app, repr(app)), sockets)
+    except BaseException:
+        for sock in sockets:
+            sock.close()
+        raise
     try:
         try:
             await server.start()

@@ -1,0 +1,160 @@
+"""``python -m benchmarks``: check the tools, measure, write JSON, Markdown and a chart.
+
+Exit codes: 0 done (problems met along the way are listed in the output),
+2 the baseline or asgidev itself is not installed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import platform
+import sys
+import time
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+from benchmarks import affinity, prerequisites, report, summary
+from benchmarks.load import default_client
+from benchmarks.measure_embedding import run_embedding
+from benchmarks.measure_memory import run_slow_reader
+from benchmarks.measure_reload import run_reload
+from benchmarks.measure_startup import run_startup
+from benchmarks.servers import SERVERS
+from benchmarks.throughput import WORKLOADS, run_throughput
+
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
+DOCS_DIR = Path(__file__).resolve().parent.parent / "docs"
+EXTRAS = ("startup", "slow-reader", "reload", "embedding")
+VERSIONED = ("asgidev", "uvicorn", "h11", "httptools", "uvloop", "hypercorn", "daphne", "django")
+
+
+def _arguments(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description="Benchmark asgidev against its peers (issue 8).")
+    parser.add_argument("--quick", action="store_true", help="1 round of 1 s, 3 reload edits: about 2 minutes")
+    parser.add_argument("--rounds", type=int, help="interleaved rounds (default 3; --quick 1)")
+    parser.add_argument("--duration", type=float, help="seconds per load run (default 3; --quick 1)")
+    parser.add_argument(
+        "--servers", nargs="+", choices=list(SERVERS), default=list(SERVERS), metavar="NAME", help=f"from {', '.join(SERVERS)}"
+    )
+    parser.add_argument(
+        "--workloads", nargs="+", choices=list(WORKLOADS), default=list(WORKLOADS), metavar="NAME", help=f"from {', '.join(WORKLOADS)}"
+    )
+    parser.add_argument(
+        "--extras", nargs="+", choices=[*EXTRAS, "none"], default=list(EXTRAS), metavar="NAME", help=f"from {', '.join(EXTRAS)}, or none"
+    )
+    parser.add_argument("--client", choices=("wrk", "asyncio"), help="load generator (default: wrk when installed)")
+    parser.add_argument("--out", type=Path, default=RESULTS_DIR, help="where results.json, results.md and results.png go")
+    parser.add_argument("--publish", action="store_true", help="also write docs/benchmarks.md and docs/benchmarks.png")
+    return parser.parse_args(argv)
+
+
+def _log(line: str) -> None:
+    print(line, flush=True)
+
+
+def _version(name: str) -> str:
+    try:
+        return version(name)
+    except PackageNotFoundError:
+        return "not installed"
+
+
+def _meta(args: argparse.Namespace, client: str, rounds: int, duration: float) -> dict[str, Any]:
+    cpu_model = "unknown"
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        cpu_model = next(
+            (line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines() if line.startswith("model name")), cpu_model
+        )
+    return {
+        "schema": 1,
+        "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "cpu_model": cpu_model,
+        "nproc": os.cpu_count(),
+        "kernel": platform.release(),
+        "python": platform.python_version(),
+        "versions": {name: _version(name) for name in VERSIONED},
+        "client": client,
+        "pinning": affinity.describe(),
+        "rounds": rounds,
+        "duration_s": duration,
+        "servers": args.servers,
+        "workloads": args.workloads,
+        "extras": [e for e in args.extras if e != "none"],
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _arguments(argv)
+    readiness = prerequisites.check()
+    for notice in readiness.notices():
+        _log(f"note: {notice}")
+    if not readiness.is_runnable:
+        _log(f"error: asgidev and uvicorn (the baseline) are required. Install: {prerequisites.BENCH_EXTRA}")
+        return 2
+    rounds = args.rounds or (1 if args.quick else 3)
+    duration = args.duration or (1.0 if args.quick else 3.0)
+    client = args.client or default_client()
+    servers = [s for s in args.servers if s not in readiness.missing_servers]
+    extras = set(args.extras) - {"none"}
+    affinity.pin(0, "client")
+    results: dict[str, Any] = {"meta": _meta(args, client, rounds, duration), "problems": []}
+    _log(f"client: {client}; {affinity.describe()}; {rounds} rounds of {duration:g} s")
+    began = time.perf_counter()
+    try:
+        _measure_all(results, args, servers, extras, client, rounds, duration)
+    except KeyboardInterrupt:
+        _log("interrupted: every server started has been stopped; writing what was measured")
+        results["problems"].append("interrupted before the end")
+    results["meta"]["elapsed_s"] = round(time.perf_counter() - began, 1)
+    _write(results, args.out, args.publish)
+    return 0
+
+
+def _measure_all(
+    results: dict[str, Any], args: argparse.Namespace, servers: list[str], extras: set[str], client: Any, rounds: int, duration: float
+) -> None:
+    problems: list[str] = results["problems"]
+    workloads = [WORKLOADS[name] for name in args.workloads]
+    _log("throughput and latency:")
+    samples, found = run_throughput(workloads, servers, rounds, duration, client, _log)
+    results["throughput"] = {"samples": samples, "summary": summary.summarize_throughput(samples)}
+    problems += found
+    if "startup" in extras:
+        _log("startup and idle RSS:")
+        samples, found = run_startup(servers, max(rounds, 3) if not args.quick else 1, _log)
+        results["startup"] = {"samples": samples, "summary": summary.summarize_startup(samples)}
+        problems += found
+    if "slow-reader" in extras:
+        _log("memory with a client that does not read:")
+        results["slow_reader"], found = run_slow_reader(servers, _log)
+        problems += found
+    if "reload" in extras:
+        _log("reload latency:")
+        samples, found = run_reload(servers, 3 if args.quick else 10, _log)
+        results["reload"] = {"samples": samples, "summary": summary.summarize_reload(samples)}
+        results["reload_pending"] = [p.split(":")[0].removeprefix("reload ") for p in found if "asgidev" in p]
+        problems += found
+    if "embedding" in extras:
+        _log("in-process start:")
+        results["embedding"], found = run_embedding(3 if args.quick else 10)
+        problems += found
+
+
+def _write(results: dict[str, Any], out: Path, publish: bool) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    report.write_json(results, out / "results.json")
+    has_chart = report.write_chart(results, out / "results.png")
+    (out / "results.md").write_text(report.render_markdown(results, "results.png" if has_chart else None))
+    _log(f"wrote {out / 'results.json'}, {out / 'results.md'}" + (f", {out / 'results.png'}" if has_chart else ""))
+    if publish:
+        has_chart = report.write_chart(results, DOCS_DIR / "benchmarks.png")
+        (DOCS_DIR / "benchmarks.md").write_text(report.render_markdown(results, "benchmarks.png" if has_chart else None))
+        _log(f"wrote {DOCS_DIR / 'benchmarks.md'}" + (f", {DOCS_DIR / 'benchmarks.png'}" if has_chart else ""))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Raw ASGI apps the servers are measured with (no framework in the way)."""

@@ -1,0 +1,1 @@
+"""A startproject-shaped Django project for the benchmarks (no database)."""

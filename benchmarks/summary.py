@@ -1,0 +1,78 @@
+"""Turn raw samples into medians, min-max spreads and same-round ratios to the baseline."""
+
+from __future__ import annotations
+
+import statistics
+from collections import defaultdict
+from typing import Any
+
+from benchmarks.servers import BASELINE
+
+Spread = dict[str, float]
+THROUGHPUT_METRICS = ("rps", "p50_ms", "p99_ms", "cpu_us_per_req")
+
+
+def spread(values: list[float]) -> Spread | None:
+    if not values:
+        return None
+    return {"median": statistics.median(values), "min": min(values), "max": max(values), "n": len(values)}
+
+
+def summarize_throughput(samples: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per (workload, concurrency, server): absolute spreads and ratio spreads."""
+    baseline = {(s["workload"], s["concurrency"], s["round"]): s for s in samples if s["server"] == BASELINE}
+    groups: dict[tuple[str, int, str], list[dict[str, Any]]] = defaultdict(list)
+    for sample in samples:
+        groups[(sample["workload"], sample["concurrency"], sample["server"])].append(sample)
+    rows = []
+    for (workload, concurrency, server), group in groups.items():
+        row: dict[str, Any] = {"workload": workload, "concurrency": concurrency, "server": server}
+        for metric in THROUGHPUT_METRICS:
+            row[metric] = spread([s[metric] for s in group if s[metric] is not None])
+            ratios = []
+            for s in group:
+                base = baseline.get((workload, concurrency, s["round"]))
+                if base and s[metric] is not None and base[metric]:
+                    ratios.append(s[metric] / base[metric])
+            row[f"{metric}_ratio"] = spread(ratios)
+        row["errors"] = sum(s["errors"] for s in group)
+        rows.append(row)
+    return rows
+
+
+def summarize_startup(samples: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    by_round = {(s["label"], s["round"]): s for s in samples}
+    groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for sample in samples:
+        groups[sample["label"]].append(sample)
+    rows = []
+    for label, group in groups.items():
+        row: dict[str, Any] = {"label": label, "server": group[0]["server"], "app": group[0]["app"], "reload": group[0]["reload"]}
+        row["baseline"] = group[0]["baseline"]
+        for metric in ("startup_ms", "rss_mib"):
+            row[metric] = spread([s[metric] for s in group])
+            ratios = [s[metric] / base[metric] for s in group if (base := by_round.get((s["baseline"], s["round"]))) and base[metric]]
+            row[f"{metric}_ratio"] = spread(ratios)
+        row["processes"] = group[0]["processes"]
+        rows.append(row)
+    return rows
+
+
+def summarize_reload(samples: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+    for sample in samples:
+        groups[(sample["app"], sample["server"])].append(sample)
+    rows = []
+    for (app, server), group in groups.items():
+        served = [s["latency_ms"] for s in group if s["latency_ms"] is not None]
+        rows.append(
+            {
+                "app": app,
+                "server": server,
+                "edits": len(group),
+                "timeouts": len(group) - len(served),
+                "latency_ms": spread(served),
+                "failed_requests": sum(s["failed_requests"] for s in group),
+            }
+        )
+    return rows

@@ -1,0 +1,1 @@
+"""Django management commands provided by the ``asgidev.django`` app."""

@@ -1,0 +1,1 @@
+"""``runserver``, overridden to run asgidev."""

@@ -1,0 +1,43 @@
+"""``manage.py runserver`` with ``asgidev.django`` installed runs asgidev; the app-order system check."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+
+from tests.django_helpers import START_TIMEOUT_S, ServerFactory, project_env
+
+
+def test_runserver_runs_asgidev_with_runserver_options(django_project: Path, start_server: ServerFactory) -> None:
+    server = start_server(
+        django_project, "manage.py", "runserver", "127.0.0.1:0", "--noreload", "--nothreading", "--skip-checks", "--no-server-header"
+    )
+    assert "serving mysite.asgi:application" in server.output
+    assert "Django version" in server.output
+    assert "Performing system checks" not in server.output
+    page = httpx.get(server.url + "/polls/")
+    assert page.status_code == 200
+    assert "server" not in page.headers  # an asgidev extra option
+    assert httpx.get(server.url + "/static/polls/style.css").status_code == 200
+
+
+def test_runserver_nostatic(django_project: Path, start_server: ServerFactory) -> None:
+    server = start_server(django_project, "manage.py", "runserver", "127.0.0.1:0", "--noreload", "--nostatic")
+    assert "Static files: not served (--nostatic)" in server.output
+    assert httpx.get(server.url + "/static/polls/style.css").status_code == 404
+
+
+def test_system_check_wants_asgidev_before_staticfiles(django_project: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check"],
+        cwd=django_project,
+        env=project_env(MYSITE_ASGIDEV_LAST="1"),
+        capture_output=True,
+        text=True,
+        timeout=START_TIMEOUT_S,
+    )
+    assert result.returncode == 1
+    assert "(asgidev.E001) 'asgidev.django' must come before 'django.contrib.staticfiles' in INSTALLED_APPS." in result.stderr

@@ -1,0 +1,187 @@
+"""Safe by default: the host guard, TLS, proxy headers, escaping."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import ssl
+import stat
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+import asgidev
+from asgidev.builtin_apps import broken_code_app
+from tests import apps
+
+pytestmark = pytest.mark.anyio
+
+
+async def raw_request(host: str, port: int, data: bytes) -> bytes:
+    reader, writer = await asyncio.open_connection(host, port)
+    writer.write(data)
+    response = await asyncio.wait_for(reader.read(), 5)
+    writer.close()
+    await writer.wait_closed()
+    return response
+
+
+@pytest.mark.parametrize(
+    "host", ["localhost", "localhost:8000", "127.0.0.1", "127.0.0.1:1234", "[::1]:8000", "app.localhost", "LOCALHOST."]
+)
+async def test_loopback_host_names_are_served(host: str) -> None:
+    async with asgidev.serve(apps.hello) as server, httpx.AsyncClient() as client:
+        response = await client.get(server.url, headers={"Host": host})
+    assert response.status_code == 200
+
+
+@pytest.mark.parametrize("host", ["evil.example", "evil.example:8000", "192.168.1.10", "localhost.evil.example"])
+async def test_foreign_host_refused_before_the_app(host: str, caplog: pytest.LogCaptureFixture) -> None:
+    called = []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        called.append(scope["type"])
+        await apps.hello(scope, receive, send)
+
+    async with asgidev.serve(app) as server, httpx.AsyncClient() as client:
+        response = await client.get(server.url, headers={"Host": host})
+    assert response.status_code == 400
+    assert "DNS-rebinding" in response.text and "--allowed-host" in response.text
+    assert len(response.text.strip().splitlines()) == 1
+    assert "http" not in called
+    assert "DNS-rebinding" in caplog.text
+
+
+async def test_http10_without_host_is_served() -> None:
+    async with asgidev.serve(apps.hello) as server:
+        response = await raw_request(server.host, server.port, b"GET / HTTP/1.0\r\n\r\n")
+    assert response.startswith(b"HTTP/1.1 200 OK")
+
+
+async def test_allowed_host_wildcards_and_star() -> None:
+    async with asgidev.serve(apps.hello, allowed_hosts=("*.example.test", "phone.lan")) as server, httpx.AsyncClient() as client:
+        assert (await client.get(server.url, headers={"Host": "a.example.test:8000"})).status_code == 200
+        assert (await client.get(server.url, headers={"Host": "phone.lan"})).status_code == 200
+        assert (await client.get(server.url, headers={"Host": "other.test"})).status_code == 400
+    async with asgidev.serve(apps.hello, allowed_hosts=("*",)) as server, httpx.AsyncClient() as client:
+        assert (await client.get(server.url, headers={"Host": "anything.example"})).status_code == 200
+
+
+async def test_guard_off_when_not_bound_to_loopback() -> None:
+    async with asgidev.serve(apps.hello, host="0.0.0.0") as server, httpx.AsyncClient() as client:
+        response = await client.get(f"http://127.0.0.1:{server.port}/", headers={"Host": "phone.lan"})
+    assert response.status_code == 200
+
+
+async def test_websocket_upgrade_is_guarded_too() -> None:
+    async with asgidev.serve(apps.hello) as server:
+        response = await raw_request(
+            server.host,
+            server.port,
+            b"GET / HTTP/1.1\r\nHost: evil.example\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+        )
+    assert response.startswith(b"HTTP/1.1 400 ")
+
+
+async def test_https_with_generated_certificate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("cryptography")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    async with asgidev.serve(apps.scope_echo, https=True) as server:
+        assert server.url.startswith("https://")
+        cert = tmp_path / "asgidev" / "localhost-cert.pem"
+        key = tmp_path / "asgidev" / "localhost-key.pem"
+        assert stat.S_IMODE(os.stat(key).st_mode) == 0o600
+        context = ssl.create_default_context(cafile=str(cert))
+        async with httpx.AsyncClient(verify=context) as client:
+            response = await client.get(f"https://localhost:{server.port}/")
+    assert response.json()["scheme"] == "https"
+    first = cert.read_bytes()
+    async with asgidev.serve(apps.hello, https=True):
+        pass
+    assert cert.read_bytes() == first  # created once, then reused
+
+
+async def test_https_with_given_certificate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("cryptography")
+    from asgidev.tls import dev_certificate
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    cert, key = dev_certificate()
+    context = ssl.create_default_context(cafile=str(cert))
+    async with (
+        asgidev.serve(apps.hello, ssl_certfile=str(cert), ssl_keyfile=str(key)) as server,
+        httpx.AsyncClient(verify=context) as client,
+    ):
+        assert (await client.get(f"https://127.0.0.1:{server.port}/")).text == "Hello, world!"
+
+
+async def test_bad_certificate_is_a_clear_error(tmp_path: Path) -> None:
+    from asgidev.errors import ConfigError
+
+    bogus = tmp_path / "cert.pem"
+    bogus.write_text("not a certificate")
+    with pytest.raises(ConfigError, match="Cannot load the TLS certificate"):
+        async with asgidev.serve(apps.hello, ssl_certfile=str(bogus)):
+            pass
+
+
+async def test_tls_client_on_plain_port_gets_a_clear_log_line(caplog: pytest.LogCaptureFixture) -> None:
+    client_hello = bytes.fromhex("16030100a5010000a10303") + os.urandom(32) + b"\x00" * 40
+    async with asgidev.serve(apps.hello) as server:
+        response = await raw_request(server.host, server.port, client_hello)
+        async with httpx.AsyncClient() as client:
+            assert (await client.get(server.url)).status_code == 200
+    assert response == b""
+    assert "this server speaks HTTP, not HTTPS" in caplog.text
+
+
+async def test_proxy_headers_only_from_trusted_peers() -> None:
+    headers = {"X-Forwarded-For": "203.0.113.7", "X-Forwarded-Proto": "https"}
+    async with asgidev.serve(apps.scope_echo, proxy_headers=True) as server, httpx.AsyncClient() as client:
+        scope = (await client.get(server.url, headers=headers)).json()
+    assert scope["client"][0] == "203.0.113.7"
+    assert scope["scheme"] == "https"
+    async with (
+        asgidev.serve(apps.scope_echo, proxy_headers=True, forwarded_allow_ips=("10.0.0.1",)) as server,
+        httpx.AsyncClient() as client,
+    ):
+        scope = (await client.get(server.url, headers=headers)).json()
+    assert scope["client"][0] == "127.0.0.1"
+    assert scope["scheme"] == "http"
+    async with asgidev.serve(apps.scope_echo, proxy_headers=True) as server, httpx.AsyncClient() as client:
+        scope = (await client.get(server.url, headers={"Forwarded": 'for="[2001:db8::1]:4711";proto=https'})).json()
+    assert scope["client"][0] == "2001:db8::1"
+    async with asgidev.serve(apps.scope_echo) as server, httpx.AsyncClient() as client:
+        scope = (await client.get(server.url, headers=headers)).json()
+    assert scope["client"][0] == "127.0.0.1"  # off by default
+
+
+async def test_error_page_escapes_everything() -> None:
+    evil = "<script>alert(1)</script>"
+    app = broken_code_app(evil, evil, f"Traceback: {evil}", evil)
+    async with asgidev.serve(app) as server, httpx.AsyncClient() as client:
+        response = await client.get(server.url, headers={"Accept": "text/html"})
+    assert response.status_code == 500
+    assert "<script>" not in response.text
+    assert "&lt;script&gt;" in response.text
+
+
+async def test_rejection_message_is_not_markup() -> None:
+    async with asgidev.serve(apps.hello) as server, httpx.AsyncClient() as client:
+        response = await client.get(server.url, headers={"Host": "<b>x</b>"})
+    assert response.status_code == 400
+    assert response.headers["content-type"].startswith("text/plain")
+
+
+async def test_access_log_does_not_break_on_hostile_paths(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="asgidev.access")
+    async with asgidev.serve(apps.hello) as server:
+        response = await raw_request(
+            server.host, server.port, b"GET /%0d%0aInjected:%20x?<script> HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+        )
+    assert response.startswith(b"HTTP/1.1 200")
+    assert "\nInjected" not in caplog.text
