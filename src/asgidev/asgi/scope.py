@@ -53,7 +53,8 @@ def http_scope(
         "http_version": _HTTP_VERSIONS.get(http_version, "1.1"),
         "method": method.decode("ascii"),
         "scheme": scheme,
-        "path": root_path + unquote(raw_path.decode("latin-1")),
+        "path": root_path
+        + (raw_path.decode("ascii") if raw_path.isascii() and b"%" not in raw_path else unquote(raw_path.decode("latin-1"))),
         "raw_path": raw_path,
         "query_string": query,
         "root_path": root_path,

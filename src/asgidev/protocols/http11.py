@@ -18,6 +18,8 @@ from __future__ import annotations
 import enum
 import http
 import re
+import time
+from email.utils import formatdate
 from typing import Final
 
 import h11
@@ -49,6 +51,50 @@ _FORBIDDEN_VALUE: Final = re.compile(rb"[\r\n\x00]")
 _CONTINUE: Final = b"HTTP/1.1 100 Continue\r\n\r\n"
 
 
+class DefaultHeaders:
+    """Headers the server adds unless the app sets them (Server, Date, ``--header``), serialised once.
+
+    The Date value is re-formatted at most once a second (RFC 9110 section 6.6.1).
+    """
+
+    __slots__ = ("_date_second", "_headers", "_lines", "_static", "is_dated", "names")
+
+    def __init__(self, headers: list[tuple[bytes, bytes]], *, is_dated: bool) -> None:
+        for name, value in headers:
+            if not name or name.translate(None, _TOKEN_CHARS) or _FORBIDDEN_VALUE.search(value):
+                raise ValueError(f"invalid default header {name!r}")
+        self._headers = headers
+        self.is_dated = is_dated
+        self.names = frozenset(name for name, _ in headers) | ({b"date"} if is_dated else frozenset())
+        self._static = b"".join(b"%s: %s\r\n" % pair for pair in headers)
+        self._date_second = -1
+        self._lines = self._static
+
+    def lines(self) -> bytes:
+        """All default header lines, ready to send."""
+        if self.is_dated:
+            now = int(time.time())
+            if now != self._date_second:
+                self._date_second = now
+                self._lines = self._static + b"date: %s\r\n" % formatdate(now, usegmt=True).encode("ascii")
+        return self._lines
+
+    def lines_without(self, names: set[bytes]) -> bytes:
+        """The default lines except those the app set itself (the rare path)."""
+        kept = b"".join(b"%s: %s\r\n" % (n, v) for n, v in self._headers if n not in names)
+        if self.is_dated and b"date" not in names:
+            kept += b"date: %s\r\n" % formatdate(time.time(), usegmt=True).encode("ascii")
+        return kept
+
+    def merged(self, app_headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+        """Defaults the app did not set, then the app's headers, as pairs (for non-HTTP/1.1 serialisers)."""
+        names = {name for name, _ in app_headers}
+        merged = [pair for pair in self._headers if pair[0] not in names]
+        if self.is_dated and b"date" not in names:
+            merged.append((b"date", formatdate(time.time(), usegmt=True).encode("ascii")))
+        return merged + list(app_headers)
+
+
 class HTTPProtocolError(Exception):
     """The client sent something we cannot serve; answer ``status_code`` and close."""
 
@@ -76,7 +122,19 @@ class Framing(enum.Enum):
 class HTTP11Protocol:
     """One server-side HTTP/1.1 connection: h11 reads requests, we frame responses."""
 
-    __slots__ = ("_conn", "_framing", "_has_sent_continue", "_head_start", "_is_keep_alive", "_method", "_remaining", "_version", "host")
+    __slots__ = (
+        "_conn",
+        "_framing",
+        "_has_sent_continue",
+        "_head_start",
+        "_is_keep_alive",
+        "_method",
+        "_remaining",
+        "_version",
+        "has_upgrade",
+        "headers",
+        "host",
+    )
 
     def __init__(self) -> None:
         self._conn = h11.Connection(h11.SERVER, max_incomplete_event_size=MAX_HEAD_BYTES)
@@ -91,6 +149,9 @@ class HTTP11Protocol:
         self._has_sent_continue = False
         # The current request's Host header (None when absent), for the host guard.
         self.host: bytes | None = None
+        # The current request's headers for the ASGI scope, and whether it asks for an Upgrade.
+        self.headers: list[tuple[bytes, bytes]] = []
+        self.has_upgrade = False
 
     # -- reading ------------------------------------------------------------------
 
@@ -116,10 +177,15 @@ class HTTP11Protocol:
                 raise HTTPProtocolError(505, "HTTP version not supported; this server speaks HTTP/1.0 and HTTP/1.1.")
             if len(event.target) > MAX_REQUEST_LINE_BYTES:
                 raise HTTPProtocolError(414, "Request line too long.")
-            has_close = has_length = has_transfer_encoding = False
+            has_close = has_length = has_transfer_encoding = has_upgrade = False
             host = None
             head_size = len(event.target)
-            for name, value in event.headers:
+            # One pass builds the ASGI header list (lowercased names, as received
+            # otherwise) and notes what framing, persistence and routing need.
+            headers = []
+            for raw_name, value in event.headers.raw_items():
+                name = raw_name.lower()
+                headers.append((name, value))
                 head_size += len(name) + len(value) + 4
                 if name == b"host":
                     host = value
@@ -129,6 +195,8 @@ class HTTP11Protocol:
                     has_length = True
                 elif name == b"transfer-encoding":
                     has_transfer_encoding = True
+                elif name == b"upgrade":
+                    has_upgrade = True
             if head_size > MAX_HEAD_BYTES:
                 # h11 checks its limit only while a head is incomplete; a head
                 # arriving in one read must be held to the same limit.
@@ -140,6 +208,8 @@ class HTTP11Protocol:
             self._method = event.method
             self._version = version
             self.host = host
+            self.headers = headers
+            self.has_upgrade = has_upgrade
             # HTTP/1.0 keep-alive is not offered (as h11 does); HTTP/1.1 persists
             # unless the client says "Connection: close" (RFC 9112 section 9.3).
             self._is_keep_alive = version == b"1.1" and not has_close
@@ -208,9 +278,17 @@ class HTTP11Protocol:
         self._has_sent_continue = True
         return _CONTINUE
 
-    def response_head(self, status_code: int, headers: list[tuple[bytes, bytes]], *, complete_body: bytes | None = None) -> bytes:
+    def response_head(
+        self,
+        status_code: int,
+        headers: list[tuple[bytes, bytes]],
+        defaults: DefaultHeaders | None = None,
+        *,
+        complete_body: bytes | None = None,
+    ) -> bytes:
         """Serialise the status line and headers, choosing the body framing.
 
+        ``defaults`` are added unless the app set a header of the same name.
         ``complete_body``, when the whole body is already known, lets a
         response without Content-Length get one instead of chunked framing.
 
@@ -219,7 +297,9 @@ class HTTP11Protocol:
         """
         if self._framing is not Framing.NOT_STARTED:
             raise InvalidResponseError("a response was already started")
-        lines = [_STATUS_LINES.get(status_code) or b"HTTP/1.1 %d \r\n" % status_code]
+        lines = [_STATUS_LINES.get(status_code) or b"HTTP/1.1 %d \r\n" % status_code, b""]
+        default_names = defaults.names if defaults is not None else frozenset()
+        overridden: set[bytes] | None = None
         length = -1
         has_connection_close = False
         for name, value in headers:
@@ -227,6 +307,8 @@ class HTTP11Protocol:
                 raise InvalidResponseError(f"invalid header name {name!r}")
             if _FORBIDDEN_VALUE.search(value):
                 raise InvalidResponseError(f"invalid characters in the value of header {name.decode('latin-1')!r}")
+            if name in default_names:
+                overridden = {name} if overridden is None else overridden | {name}
             if name == b"content-length":
                 if not value.isdigit() or (length != -1 and int(value) != length):
                     raise InvalidResponseError(f"invalid Content-Length {value!r}")
@@ -237,6 +319,8 @@ class HTTP11Protocol:
                 self._is_keep_alive = False
                 has_connection_close = True
             lines.append(b"%s: %s\r\n" % (name, value))
+        if defaults is not None:
+            lines[1] = defaults.lines() if overridden is None else defaults.lines_without(overridden)
         if status_code < 200 or status_code in (204, 304):
             self._framing = Framing.NO_BODY
         elif self._method == b"HEAD":
@@ -303,7 +387,9 @@ class HTTP11Protocol:
             self._is_keep_alive = False
         return b""
 
-    def error_response(self, status_code: int, message: str, extra_headers: list[tuple[bytes, bytes]]) -> bytes:
+    def error_response(
+        self, status_code: int, message: str, defaults: DefaultHeaders | None = None, extra_headers: list[tuple[bytes, bytes]] | None = None
+    ) -> bytes:
         """A complete plain-text error response that closes the connection.
 
         Returns ``b""`` when a response has already started and none can be sent.
@@ -312,5 +398,5 @@ class HTTP11Protocol:
             return b""
         body = (message + "\n").encode("utf-8", "replace")
         self._is_keep_alive = False
-        headers = [*extra_headers, (b"content-type", b"text/plain; charset=utf-8")]
-        return self.response_head(status_code, headers, complete_body=body) + self.body(body) + self.end()
+        headers = [*(extra_headers or ()), (b"content-type", b"text/plain; charset=utf-8")]
+        return self.response_head(status_code, headers, defaults, complete_body=body) + self.body(body) + self.end()

@@ -45,6 +45,7 @@ class HTTPConnection(asyncio.Protocol):
     """Serves requests from one client in order, one at a time (RFC 9112 section 9.3.2)."""
 
     __slots__ = (
+        "_deadline",
         "_initial_data",
         "_is_closing",
         "_is_handoff_waiting",
@@ -75,6 +76,7 @@ class HTTPConnection(asyncio.Protocol):
         self.cycle: HTTPCycle | None = None
         self.task: asyncio.Task[None] | None = None
         self._timer: asyncio.TimerHandle | None = None
+        self._deadline: float | None = None
         self._is_reading_paused = False
         self._is_pipeline_paused = False
         self._pipelined_bytes = 0
@@ -120,7 +122,7 @@ class HTTPConnection(asyncio.Protocol):
         return None
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._cancel_timer()
+        self._stop_timer()
         self.shared.connection_closed(self)
         cycle = self.cycle
         if cycle is not None and cycle.response_state is not ResponseState.COMPLETE:
@@ -162,7 +164,7 @@ class HTTPConnection(asyncio.Protocol):
                 if self.cycle is not None:
                     self.cycle.feed_end()
             elif event is http11.NEED_DATA:
-                if self._timer is None:
+                if self._deadline is None:
                     cycle = self.cycle
                     if cycle is None:
                         self._set_timer(self.shared.config.timeout_request_head)
@@ -189,8 +191,8 @@ class HTTPConnection(asyncio.Protocol):
         if shared.limit_concurrency is not None and shared.active_requests >= shared.limit_concurrency:
             self._reject(503, "Service Unavailable: the server is at its --limit-concurrency.")
             return
-        headers: Headers = list(request.headers)  # h11 yields lowercased (name, value) pairs
-        if self._upgrade is not None and self._upgrade.wants(headers):
+        headers = self.protocol.headers
+        if self.protocol.has_upgrade and self._upgrade is not None and self._upgrade.wants(headers):
             self._upgrade.take_over(self, request, headers)
             return
         scope = http_scope(
@@ -221,7 +223,7 @@ class HTTPConnection(asyncio.Protocol):
             )
             self.transport.close()
             return
-        data = self.protocol.error_response(status, message, self.shared.default_headers([]))
+        data = self.protocol.error_response(status, message, self.shared.defaults)
         if data:
             self.transport.write(data)
         if self.shared.is_access_log:
@@ -247,7 +249,7 @@ class HTTPConnection(asyncio.Protocol):
         try:
             data = b""
             if head is not None:
-                data = protocol.response_head(head[0], self.shared.default_headers(head[1]), complete_body=body if end else None)
+                data = protocol.response_head(head[0], head[1], self.shared.defaults, complete_body=body if end else None)
             if body:
                 data += protocol.body(body)
             if end:
@@ -353,7 +355,7 @@ class HTTPConnection(asyncio.Protocol):
 
     def hand_over(self) -> None:
         """An upgrade took over the transport: stop tracking it as an HTTP connection."""
-        self._cancel_timer()
+        self._stop_timer()
         self.shared.connections.discard(self)
 
     def abort(self) -> None:
@@ -374,19 +376,42 @@ class HTTPConnection(asyncio.Protocol):
             if not waiter.done():
                 waiter.set_result(None)
 
+    # One timer per connection guards whichever wait is current (request head,
+    # request body, idle keep-alive). Moving the deadline only stores a number;
+    # the loop's timer is re-armed when it fires early, so a busy keep-alive
+    # connection does not schedule and cancel a timer for every request.
+
     def _set_timer(self, seconds: float) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-        self._timer = self.loop.call_later(seconds, self._on_timeout)
+        deadline = self.loop.time() + seconds
+        self._deadline = deadline
+        timer = self._timer
+        if timer is None or deadline < timer.when():
+            if timer is not None:
+                timer.cancel()
+            self._timer = self.loop.call_at(deadline, self._on_timer)
 
     def _cancel_timer(self) -> None:
+        self._deadline = None
+
+    def _stop_timer(self) -> None:
+        self._deadline = None
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
 
+    def _on_timer(self) -> None:
+        self._timer = None
+        deadline = self._deadline
+        if deadline is None:
+            return
+        if self.loop.time() < deadline:
+            self._timer = self.loop.call_at(deadline, self._on_timer)
+            return
+        self._deadline = None
+        self._on_timeout()
+
     def _on_timeout(self) -> None:
         """Idle keep-alive ended, or a client was too slow sending its request head or body."""
-        self._timer = None
         cycle = self.cycle
         if cycle is None:
             if self.protocol.has_partial_request:

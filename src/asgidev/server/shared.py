@@ -4,35 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Callable
-from email.utils import formatdate
 from typing import Any
 
 from asgidev import __version__
 from asgidev._types import ASGIApp, Headers
 from asgidev.asgi.scope import ProxyTrust
 from asgidev.config import Config
+from asgidev.protocols.http11 import DefaultHeaders
 from asgidev.server.host_guard import HostGuard
 
 access_logger = logging.getLogger("asgidev.access")
-
-
-class DateHeader:
-    """The ``Date`` header value, formatted at most once a second (RFC 9110 section 6.6.1)."""
-
-    __slots__ = ("_second", "_value")
-
-    def __init__(self) -> None:
-        self._second = -1
-        self._value = b""
-
-    def value(self) -> bytes:
-        now = int(time.time())
-        if now != self._second:
-            self._second = now
-            self._value = formatdate(now, usegmt=True).encode("ascii")
-        return self._value
 
 
 class ServerShared:
@@ -50,9 +32,7 @@ class ServerShared:
         extra: Headers = [(n.lower().encode("latin-1"), v.encode("latin-1")) for n, v in config.headers]
         if config.server_header:
             extra.insert(0, (b"server", b"asgidev"))
-        self.extra_headers = extra
-        self.extra_header_names = frozenset(name for name, _ in extra)
-        self.date = DateHeader() if config.date_header else None
+        self.defaults = DefaultHeaders(extra, is_dated=config.date_header)
         self.connections: set[Any] = set()
         self.active_requests = 0
         self.limit_concurrency = config.limit_concurrency
@@ -75,13 +55,4 @@ class ServerShared:
 
     def default_headers(self, app_headers: Headers) -> Headers:
         """The app's headers plus Server/Date/--header defaults it did not set itself."""
-        extra = self.extra_headers
-        date = self.date
-        if not extra and date is None:
-            return list(app_headers)
-        names = {name for name, _ in app_headers} if app_headers else ()
-        headers = [h for h in extra if h[0] not in names] if names else list(extra)
-        if date is not None and b"date" not in names:
-            headers.append((b"date", date.value()))
-        headers.extend(app_headers)
-        return headers
+        return self.defaults.merged(app_headers)

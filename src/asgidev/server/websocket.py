@@ -53,7 +53,7 @@ class WebSocketUpgrade:
                 raise websocket.HandshakeError(503, "Service Unavailable: the server is shutting down.")
             handshake = websocket.parse_handshake(request.method, request.http_version, headers)
         except websocket.HandshakeError as exc:
-            data = connection.protocol.error_response(exc.status_code, exc.message, shared.default_headers(exc.headers))
+            data = connection.protocol.error_response(exc.status_code, exc.message, shared.defaults, exc.headers)
             transport.write(data)
             if shared.is_access_log:
                 target = request.target.decode("latin-1")
@@ -238,7 +238,7 @@ class WebSocketConnection(asyncio.Protocol):
         try:
             data = b""
             if head is not None:
-                data = http.response_head(head[0], self.shared.default_headers(head[1]), complete_body=body if end else None)
+                data = http.response_head(head[0], head[1], self.shared.defaults, complete_body=body if end else None)
             data += http.body(body)
             if end:
                 data += http.end()
@@ -298,7 +298,7 @@ class WebSocketConnection(asyncio.Protocol):
         """Answer the handshake with an error response, then close."""
         self.protocol.reject()
         self.cycle.status = status
-        data = self.http.error_response(status, message, self.shared.default_headers([]))
+        data = self.http.error_response(status, message, self.shared.defaults)
         if data:
             self.transport.write(data)
         if self.shared.is_access_log:

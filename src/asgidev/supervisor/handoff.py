@@ -3,7 +3,8 @@
 Over one Unix socket pair per worker:
   worker -> supervisor: READY (serving the app), BROKEN (serving the error page),
                         CONN (an idle client connection handed back, with its fd and any bytes already read)
-  supervisor -> worker: GO (load the app and serve; JSON options), STOP (stop accepting, finish
+  supervisor -> worker: GO (load the app and serve; JSON options), ASSETS (stylesheets changed, for
+                        live reload; JSON list of paths), STOP (stop accepting, finish
                         in-flight work, hand idle connections back),
                         CONN (adopt this client connection)
 End-of-file means the peer died: a worker whose supervisor vanished exits.
@@ -44,6 +45,7 @@ class Kind(enum.IntEnum):
     STOP = 3
     CONN = 4
     GO = 5
+    ASSETS = 6
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import enum
+import json
 import logging
 import os
 import signal
@@ -40,7 +41,7 @@ from asgidev.supervisor.handoff import (
     Message,
     config_to_json,
 )
-from asgidev.supervisor.watcher import describe_changes, reload_filter, watch_roots
+from asgidev.supervisor.watcher import describe_changes, is_asset, reload_filter, short_names, watch_roots
 from asgidev.tls import build_ssl_context
 
 logger = logging.getLogger("asgidev.reload")
@@ -145,7 +146,18 @@ class Supervisor:
             return
         watch_filter = reload_filter(self.config)
         async for changes in awatch(*roots, watch_filter=watch_filter, step=WATCH_STEP_MS, debounce=WATCH_DEBOUNCE_MS):
-            self.reload(describe_changes(changes, roots))
+            if self.config.live_reload and all(is_asset(path) for _, path in changes):
+                self.swap_assets(short_names(changes, roots))
+            else:
+                self.reload(describe_changes(changes, roots))
+
+    def swap_assets(self, paths: list[str]) -> None:
+        """Stylesheets changed: the current worker tells open pages to swap them, no restart."""
+        logger.info("Changed: %s. Swapping stylesheets in open pages.", ", ".join(paths))
+        current = self.current
+        if current is not None and current.is_ready:
+            with contextlib.suppress(OSError):
+                current.control.send(Kind.ASSETS, json.dumps(paths).encode())
 
     def reload(self, reason: str) -> None:
         """Start a new worker and retire the current one."""

@@ -22,6 +22,8 @@ from watchfiles import BaseFilter, Change
 from asgidev.config import Config
 
 DEFAULT_INCLUDES = ("*.py", "*.pyi", "*.mo", ".env", ".env.*")
+# With --live-reload, stylesheet edits are watched too, and swapped in open pages without a restart.
+ASSET_PATTERNS = ("*.css",)
 TEMPLATE_PATTERNS = ("*.html", "*.txt")
 # Directories whose contents never trigger a reload: VCS data, virtualenvs,
 # caches, dependencies, and places apps write to at run time.
@@ -52,10 +54,12 @@ IGNORED_FILES = ("*.swp", "*.swx", "*.swo", "*~", ".#*", "#*#", "4913", "*.tmp",
 class ReloadFilter(BaseFilter):
     """Decides which changed paths trigger a reload."""
 
-    def __init__(self, roots: Sequence[Path], includes: Sequence[str] = (), excludes: Sequence[str] = ()) -> None:
+    def __init__(
+        self, roots: Sequence[Path], includes: Sequence[str] = (), excludes: Sequence[str] = (), *, with_assets: bool = False
+    ) -> None:
         super().__init__()
         self.roots = [r.resolve() for r in roots]
-        self.includes = (*DEFAULT_INCLUDES, *includes)
+        self.includes = (*DEFAULT_INCLUDES, *(ASSET_PATTERNS if with_assets else ()), *includes)
         self.excludes = (*IGNORED_FILES, *excludes)
 
     def __call__(self, change: Change, path: str) -> bool:
@@ -96,14 +100,24 @@ def watch_roots(config: Config) -> list[Path]:
 
 def reload_filter(config: Config) -> ReloadFilter:
     """The filter for ``config``'s roots and globs."""
-    return ReloadFilter(watch_roots(config), config.reload_includes, config.reload_excludes)
+    return ReloadFilter(watch_roots(config), config.reload_includes, config.reload_excludes, with_assets=config.live_reload)
+
+
+def is_asset(path: str) -> bool:
+    """A file live reload swaps in place instead of restarting the worker."""
+    return any(fnmatch.fnmatch(os.path.basename(path), pattern) for pattern in ASSET_PATTERNS)
 
 
 def describe_changes(changes: set[tuple[Change, str]], roots: Sequence[Path], limit: int = 3) -> str:
     """``polls/views.py, polls/models.py and 2 more`` for the reload log line."""
-    names = sorted({_short(path, roots) for _, path in changes})
+    names = short_names(changes, roots)
     shown = ", ".join(names[:limit])
     return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
+
+
+def short_names(changes: set[tuple[Change, str]], roots: Sequence[Path]) -> list[str]:
+    """The changed paths relative to their watch root, sorted."""
+    return sorted({_short(path, roots) for _, path in changes})
 
 
 def _short(path: str, roots: Sequence[Path]) -> str:

@@ -9,6 +9,7 @@ page with the traceback, until the supervisor replaces it after the fix.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import signal
@@ -18,6 +19,8 @@ import sys
 from asgidev.builtin_apps import broken_code_app
 from asgidev.config import Config
 from asgidev.errors import AppImportError, LifespanStartupError
+from asgidev.livereload.middleware import LiveReload
+from asgidev.livereload.middleware import wrap as wrap_live_reload
 from asgidev.log import configure_logging
 from asgidev.runner import LoadedApp, load_app
 from asgidev.server.server import Server
@@ -55,22 +58,26 @@ async def _serve(
     config: Config, sockets: list[socket.socket], control: ControlChannel, go: GoOptions, loaded: LoadedApp, status: Kind
 ) -> None:
     config = loaded.configure(config)
-    server = Server(config, loaded.app, sockets)
+    # Every page this worker serves, the error page included, carries the
+    # live-reload script tagged with this worker's generation.
+    generation = str(os.getpid())
+    live = wrap_live_reload(loaded.app, config, generation) if config.live_reload else None
+    server = Server(config, live or loaded.app, sockets)
     try:
         await server.start()
     except LifespanStartupError as exc:
         logger.error("%s", exc)
-        loaded = LoadedApp(
-            broken_code_app("The app's startup failed", str(exc), _traceback_of(server.lifespan.app_exception)), loaded.label
-        )
+        page = broken_code_app("The app's startup failed", str(exc), _traceback_of(server.lifespan.app_exception))
+        loaded = LoadedApp(page, loaded.label)
         status = Kind.BROKEN
-        server = Server(config.replace(lifespan="off"), loaded.app, sockets)
+        live = wrap_live_reload(page, config, generation) if config.live_reload else None
+        server = Server(config.replace(lifespan="off"), live or page, sockets)
         await server.start()
     assert server.shared is not None
     server.shared.handoff = lambda fd, pending: _hand_back(control, fd, pending)
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGTERM, server.request_shutdown)
-    loop.add_reader(control.fileno(), _on_control, control, server)
+    loop.add_reader(control.fileno(), _on_control, control, server, live)
     control.send(status)
     if go.print_banner:
         _print_banner(config, loaded, sockets)
@@ -81,7 +88,7 @@ async def _serve(
         loop.remove_reader(control.fileno())
 
 
-def _on_control(control: ControlChannel, server: Server) -> None:
+def _on_control(control: ControlChannel, server: Server, live: LiveReload | None) -> None:
     try:
         messages = control.receive_available()
     except (ChannelClosedError, OSError):
@@ -91,6 +98,8 @@ def _on_control(control: ControlChannel, server: Server) -> None:
     for message in messages:
         if message.kind == Kind.STOP:
             server.request_shutdown()
+        elif message.kind == Kind.ASSETS and live is not None:
+            live.notify_assets(json.loads(message.payload))
         elif message.kind == Kind.CONN and message.fd is not None:
             sock = socket.socket(fileno=message.fd)
             sock.setblocking(False)

@@ -1,0 +1,188 @@
+"""The live-reload ASGI middleware: owns ``/__asgidev__/`` and injects the client script into HTML.
+
+Wrapped around the user's app by the reload worker when ``--live-reload`` is
+on. Requests under the reserved prefix are answered here and never reach the
+app. HTML responses whose whole body comes in one message get one script tag
+before ``</body>`` (Content-Length fixed); streamed, compressed and HEAD
+responses pass untouched, and so do pages whose Content-Security-Policy would
+block the script (logged once per path).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+from importlib import resources
+
+from asgidev._types import ASGIApp, Message, Receive, Scope, Send
+from asgidev.config import Config
+from asgidev.server.host_guard import HostGuard
+
+logger = logging.getLogger(__name__)
+
+PREFIX = b"/__asgidev__/"
+SCRIPT_PATH = PREFIX + b"live-reload.js"
+SOCKET_PATH = PREFIX + b"live-reload"
+# Messages waiting for a slow browser tab; past this the oldest are dropped
+# (a tab that does not read needs a reload anyway).
+MAX_QUEUED_MESSAGES = 16
+# Paths whose CSP refusal was logged, kept bounded.
+MAX_LOGGED_PATHS = 256
+
+_BODY_END = re.compile(rb"</body\s*>", re.IGNORECASE)
+
+
+class LiveReload:
+    """Serves the live-reload endpoint and injects its script into HTML responses."""
+
+    def __init__(self, app: ASGIApp, *, generation: str, allowed_hosts: tuple[str, ...] = ()) -> None:
+        self.app = app
+        self.generation = generation
+        self._script = resources.files("asgidev").joinpath("templates", "live-reload.js").read_bytes()
+        self._tag = b'<script src="%s" data-generation="%s"></script>' % (SCRIPT_PATH, generation.encode())
+        # The endpoint answers loopback names and --allowed-host names only, whatever the bind.
+        self._endpoint_guard = HostGuard(allowed_hosts, is_active=True)
+        self._clients: set[asyncio.Queue[str]] = set()
+        self._csp_logged: set[str] = set()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind in ("http", "websocket") and scope["raw_path"].startswith(PREFIX):
+            await self._serve_endpoint(scope, receive, send)
+        elif kind == "http" and scope["method"] != "HEAD":
+            await self.app(scope, receive, _Injector(self, scope, send).send)
+        else:
+            await self.app(scope, receive, send)
+
+    def notify_assets(self, paths: list[str]) -> None:
+        """Tell every open page that these stylesheets changed."""
+        message = json.dumps({"type": "css", "paths": paths})
+        for queue in self._clients:
+            if queue.full():
+                queue.get_nowait()
+            queue.put_nowait(message)
+
+    # -- the endpoint ------------------------------------------------------------
+
+    async def _serve_endpoint(self, scope: Scope, receive: Receive, send: Send) -> None:
+        host = next((v for n, v in scope["headers"] if n == b"host"), None)
+        allowed = self._endpoint_guard.is_allowed(host)
+        if scope["type"] == "websocket":
+            if allowed and scope["raw_path"] == SOCKET_PATH:
+                await self._serve_socket(receive, send)
+            else:
+                await receive()
+                await send({"type": "websocket.close", "code": 1008})
+            return
+        if allowed and scope["raw_path"] == SCRIPT_PATH:
+            body, status, kind = self._script, 200, b"text/javascript; charset=utf-8"
+        else:
+            body, status, kind = b"Not found.\n", 404, b"text/plain; charset=utf-8"
+        headers = [(b"content-type", kind), (b"content-length", b"%d" % len(body)), (b"cache-control", b"no-store")]
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+    async def _serve_socket(self, receive: Receive, send: Send) -> None:
+        if (await receive())["type"] != "websocket.connect":
+            return
+        await send({"type": "websocket.accept"})
+        await send({"type": "websocket.send", "text": json.dumps({"type": "hello", "generation": self.generation})})
+        queue: asyncio.Queue[str] = asyncio.Queue(MAX_QUEUED_MESSAGES)
+        self._clients.add(queue)
+        try:
+            while True:
+                incoming = asyncio.ensure_future(receive())
+                outgoing = asyncio.ensure_future(queue.get())
+                done, _ = await asyncio.wait({incoming, outgoing}, return_when=asyncio.FIRST_COMPLETED)
+                if outgoing in done:
+                    await send({"type": "websocket.send", "text": outgoing.result()})
+                else:
+                    outgoing.cancel()
+                if incoming in done:
+                    if incoming.result()["type"] == "websocket.disconnect":
+                        return
+                else:
+                    incoming.cancel()
+        finally:
+            self._clients.discard(queue)
+
+    def may_inject(self, scope: Scope, headers: list[tuple[bytes, bytes]]) -> bool:
+        """Whether this response is HTML we may add the script to."""
+        is_html = False
+        for name, value in headers:
+            if name == b"content-type":
+                is_html = value.split(b";")[0].strip().lower() == b"text/html"
+            elif name == b"content-encoding" and value.strip().lower() not in (b"", b"identity"):
+                return False
+            elif name == b"content-security-policy" and not _csp_allows_self_script(value):
+                path = scope["path"]
+                if path not in self._csp_logged and len(self._csp_logged) < MAX_LOGGED_PATHS:
+                    self._csp_logged.add(path)
+                    logger.warning(
+                        "Live reload: not injecting into %s: its Content-Security-Policy does not allow scripts from 'self'.", path
+                    )
+                return False
+        return is_html
+
+    def inject(self, body: bytes) -> bytes:
+        matches = list(_BODY_END.finditer(body))
+        if not matches:
+            return body + self._tag
+        at = matches[-1].start()
+        return body[:at] + self._tag + body[at:]
+
+
+class _Injector:
+    """Wraps ``send`` for one HTTP response: holds the start until the first body tells whether to inject."""
+
+    __slots__ = ("_held", "_live", "_scope", "_send")
+
+    def __init__(self, live: LiveReload, scope: Scope, send: Send) -> None:
+        self._live = live
+        self._scope = scope
+        self._send = send
+        self._held: Message | None = None
+
+    async def send(self, message: Message) -> None:
+        held = self._held
+        if message["type"] == "http.response.start":
+            headers = list(message.get("headers", ()))
+            if self._live.may_inject(self._scope, headers):
+                self._held = message
+                return
+            await self._send(message)
+            return
+        if held is None or message["type"] != "http.response.body":
+            await self._send(message)
+            return
+        self._held = None
+        if message.get("more_body", False):
+            # A streamed response: left untouched (documented).
+            await self._send(held)
+            await self._send(message)
+            return
+        body = self._live.inject(bytes(message.get("body", b"")))
+        headers = [(n, v) for n, v in held.get("headers", ()) if bytes(n).lower() != b"content-length"]
+        headers.append((b"content-length", b"%d" % len(body)))
+        await self._send({**held, "headers": headers})
+        await self._send({**message, "body": body})
+
+
+def _csp_allows_self_script(policy: bytes) -> bool:
+    directives: dict[str, list[str]] = {}
+    for part in policy.decode("latin-1").split(";"):
+        tokens = part.split()
+        if tokens:
+            directives.setdefault(tokens[0].lower(), tokens[1:])
+    for name in ("script-src-elem", "script-src", "default-src"):
+        if name in directives:
+            sources = [s.lower() for s in directives[name]]
+            return "'self'" in sources or "*" in sources
+    return True
+
+
+def wrap(app: ASGIApp, config: Config, generation: str) -> LiveReload:
+    """The live-reload middleware around ``app`` for ``config``."""
+    return LiveReload(app, generation=generation, allowed_hosts=config.allowed_hosts)

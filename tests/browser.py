@@ -1,0 +1,109 @@
+"""A minimal headless-Chromium driver over the DevTools protocol, for the live-reload tests.
+
+Uses Debian's chromium (no browser download) and the ``websockets`` client.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import json
+import re
+import shutil
+import subprocess
+import tempfile
+import time
+from typing import Any
+
+import httpx
+from websockets.sync.client import ClientConnection, connect
+
+CHROMIUM_FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--remote-debugging-port=0",
+)
+
+
+def find_chromium() -> str | None:
+    return shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+
+
+class Browser:
+    """One headless Chromium with one page, driven over CDP."""
+
+    def __init__(self, executable: str) -> None:
+        self._profile = tempfile.TemporaryDirectory()
+        self.proc = subprocess.Popen(
+            [executable, *CHROMIUM_FLAGS, f"--user-data-dir={self._profile.name}", "about:blank"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        self._ids = itertools.count(1)
+        endpoint = self._wait_for_devtools()
+        targets = httpx.get(f"http://{endpoint}/json/list", timeout=10).json()
+        page = next(t for t in targets if t["type"] == "page")
+        self._stack = contextlib.ExitStack()
+        self.ws: ClientConnection = self._stack.enter_context(connect(page["webSocketDebuggerUrl"], max_size=None, open_timeout=10))
+
+    def _wait_for_devtools(self) -> str:
+        assert self.proc.stderr is not None
+        deadline = time.monotonic() + 30
+        for line in self.proc.stderr:
+            match = re.search(r"DevTools listening on ws://([^/]+)/", line)
+            if match:
+                return match.group(1)
+            if time.monotonic() > deadline:
+                break
+        raise RuntimeError("chromium did not start its DevTools endpoint")
+
+    def call(self, method: str, **params: Any) -> dict[str, Any]:
+        message_id = next(self._ids)
+        self.ws.send(json.dumps({"id": message_id, "method": method, "params": params}))
+        while True:
+            reply = json.loads(self.ws.recv(timeout=15))
+            if reply.get("id") == message_id:
+                if "error" in reply:
+                    raise RuntimeError(f"{method}: {reply['error']}")
+                return reply.get("result", {})
+
+    def navigate(self, url: str) -> None:
+        self.call("Page.navigate", url=url)
+
+    def evaluate(self, expression: str) -> Any:
+        result = self.call("Runtime.evaluate", expression=expression, returnByValue=True)
+        if "exceptionDetails" in result:
+            return None
+        return result["result"].get("value")
+
+    def wait_for(self, expression: str, expected: Any, timeout: float = 15.0) -> float:
+        """Wait until ``expression`` evaluates to ``expected``; returns the seconds it took."""
+        started = time.monotonic()
+        last = None
+        while time.monotonic() - started < timeout:
+            last = self.evaluate(expression)
+            if last == expected:
+                return time.monotonic() - started
+            time.sleep(0.02)
+        raise TimeoutError(f"{expression!r} stayed {last!r}, expected {expected!r}")
+
+    def close(self) -> None:
+        try:
+            self._stack.close()
+        finally:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+            if self.proc.stderr is not None:
+                self.proc.stderr.close()
+            self._profile.cleanup()
