@@ -259,8 +259,11 @@ class HTTP11Protocol:
         """Bytes received after the current request (for a protocol upgrade to take over)."""
         return self._conn.trailing_data[0]
 
-    def start_next_cycle(self) -> None:
-        """Begin the next request on a keep-alive connection, keeping pipelined bytes."""
+    def start_next_cycle(self) -> bool:
+        """Begin the next request on a keep-alive connection, keeping pipelined bytes.
+
+        Returns whether bytes (or the client's end-of-file) are already waiting to be parsed.
+        """
         trailing, is_closed = self._conn.trailing_data
         self._conn = h11.Connection(h11.SERVER, max_incomplete_event_size=MAX_HEAD_BYTES)
         self._head_start = b""
@@ -270,6 +273,7 @@ class HTTP11Protocol:
             self.receive_data(trailing)
         if is_closed:
             self._conn.receive_data(b"")
+        return bool(trailing) or is_closed
 
     # -- writing ------------------------------------------------------------------
 

@@ -161,8 +161,13 @@ class HTTPConnection(asyncio.Protocol):
                     return  # handed over to the WebSocket path
             elif kind is http11.EndOfMessage:
                 self._cancel_timer()
-                if self.cycle is not None:
-                    self.cycle.feed_end()
+                cycle = self.cycle
+                if cycle is not None:
+                    cycle.feed_end()
+                    if cycle.response_state is not ResponseState.COMPLETE:
+                        # Anything after this request is pipelined: parse it once the response is done.
+                        self._is_pipeline_paused = True
+                        return
             elif event is http11.NEED_DATA:
                 if self._deadline is None:
                     cycle = self.cycle
@@ -306,7 +311,7 @@ class HTTPConnection(asyncio.Protocol):
             # HTTP/1.0, unread body).
             self.transport.close()
             return
-        protocol.start_next_cycle()
+        has_buffered = protocol.start_next_cycle()
         self.cycle = None
         self.task = None
         if self._is_closing:
@@ -317,9 +322,9 @@ class HTTPConnection(asyncio.Protocol):
             # Paused for body backpressure or pipelining: the next request may be waiting.
             self._is_reading_paused = False
             self.transport.resume_reading()
-        if self._is_pipeline_paused:
-            self._is_pipeline_paused = False
-            self._pipelined_bytes = 0
+        self._is_pipeline_paused = False
+        self._pipelined_bytes = 0
+        if has_buffered:
             self._process()
 
     def shutdown(self) -> None:
