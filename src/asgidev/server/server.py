@@ -13,13 +13,14 @@ import socket
 import ssl
 from typing import Any
 
-from asgidev._types import ASGIApp
+import h11
+
+from asgidev._types import ASGIApp, Headers
 from asgidev.asgi.lifespan import Lifespan
 from asgidev.config import Config
-from asgidev.server.connection import HTTPConnection
+from asgidev.server.connection import HTTPConnection, UpgradeHandler
 from asgidev.server.host_guard import HostGuard, is_loopback_bind
 from asgidev.server.shared import ServerShared
-from asgidev.server.websocket import WebSocketUpgrade
 from asgidev.tls import build_ssl_context
 
 logger = logging.getLogger(__name__)
@@ -45,7 +46,7 @@ class Server:
         self.lifespan = Lifespan(app, config.lifespan)
         self.shared: ServerShared | None = None
         self._listeners: list[asyncio.Server] = []
-        self._upgrade: WebSocketUpgrade | None = None
+        self._upgrade: LazyWebSocketUpgrade | None = None
         self._started = asyncio.Event()
         self._shutdown_requested = asyncio.Event()
         self._stopped = asyncio.Event()
@@ -72,7 +73,7 @@ class Server:
         shared.host_guard = HostGuard(self.config.allowed_hosts, is_active=is_loopback_bind(self.sockets))
         self.shared = shared
         loop = asyncio.get_running_loop()
-        self._upgrade = upgrade = WebSocketUpgrade(shared)
+        self._upgrade = upgrade = LazyWebSocketUpgrade(shared)
         for sock in self.sockets:
             listener = await loop.create_server(
                 lambda: HTTPConnection(shared, upgrade), sock=sock, backlog=LISTEN_BACKLOG, ssl=self.ssl_context
@@ -149,3 +150,28 @@ async def _finish_tasks(tasks: set[asyncio.Task[None]]) -> None:
         task.cancel()
     if pending:
         await asyncio.wait(pending, timeout=CANCEL_GRACE_S / 2)
+
+
+class LazyWebSocketUpgrade:
+    """The WebSocket upgrade handler, imported on the first Upgrade request.
+
+    wsproto and the WebSocket modules cost a good part of a worker's start-up;
+    apps that never see a WebSocket never pay it.
+    """
+
+    def __init__(self, shared: ServerShared) -> None:
+        self.shared = shared
+        self._handler: UpgradeHandler | None = None
+
+    def _get(self) -> UpgradeHandler:
+        if self._handler is None:
+            from asgidev.server.websocket import WebSocketUpgrade
+
+            self._handler = WebSocketUpgrade(self.shared)
+        return self._handler
+
+    def wants(self, headers: Headers) -> bool:
+        return self._get().wants(headers)
+
+    def take_over(self, connection: HTTPConnection, request: h11.Request, headers: Headers) -> None:
+        self._get().take_over(connection, request, headers)

@@ -26,8 +26,6 @@ import sys
 import time
 from collections import deque
 
-from watchfiles import awatch
-
 from asgidev.config import Config
 from asgidev.sockets import bind_sockets
 from asgidev.supervisor.handoff import (
@@ -41,7 +39,6 @@ from asgidev.supervisor.handoff import (
     Message,
     config_to_json,
 )
-from asgidev.supervisor.watcher import describe_changes, is_asset, reload_filter, short_names, watch_roots
 from asgidev.tls import build_ssl_context
 
 logger = logging.getLogger("asgidev.reload")
@@ -140,6 +137,11 @@ class Supervisor:
     # -- reloading ------------------------------------------------------------
 
     async def _watch(self) -> None:
+        # Imported here, after the first worker is on its way: watchfiles is not needed to start serving.
+        from watchfiles import awatch
+
+        from asgidev.supervisor.watcher import describe_changes, is_asset, reload_filter, short_names, watch_roots
+
         roots = watch_roots(self.config)
         if not roots:
             logger.warning("No directory to watch; code changes will not reload the server.")

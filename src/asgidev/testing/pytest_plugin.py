@@ -12,6 +12,12 @@ Each server runs on its own event loop in a background thread (so it also
 serves while a sync test blocks) and is stopped when the test ends; the
 app's exceptions are re-raised then. In async tests that want the server on
 their own loop, use ``async with asgidev.serve(app) as server`` directly.
+
+``asgidev_live_server`` is the Django project under test, served like
+pytest-django's ``live_server`` (see ``asgidev.django.testing``)::
+
+    def test_home(transactional_db, asgidev_live_server):
+        assert httpx.get(asgidev_live_server.url + "/").status_code == 200
 """
 
 from __future__ import annotations
@@ -40,3 +46,26 @@ def asgidev_server() -> Iterator[Callable[..., RunningServer]]:
             return stack.enter_context(serve_in_thread(app, **options))
 
         yield start
+
+
+@pytest.fixture
+def asgidev_live_server() -> Iterator[RunningServer]:
+    """The Django project under test, served over ASGI on a thread for this test (``.url``, ``.host``, ``.port``).
+
+    Needs Django set up and the test databases created before it starts:
+    request your database fixture first (with pytest-django, ``transactional_db``,
+    so the rows a test writes are committed and visible to the server).
+    Static files are served through Django's finders, whatever ``DEBUG`` is.
+    """
+    from asgidev.errors import ConfigError
+
+    try:
+        from asgidev.django.testing import live_server
+    except ImportError as exc:
+        pytest.fail(f"asgidev_live_server needs Django: {exc}", pytrace=False)
+    with contextlib.ExitStack() as stack:
+        try:
+            server = stack.enter_context(live_server())
+        except ConfigError as exc:
+            pytest.fail(f"asgidev_live_server: {exc}", pytrace=False)
+        yield server

@@ -1,0 +1,1 @@
+"""Tests run inside the test project by tests/test_django_live_server.py, in their own pytest process."""
