@@ -382,3 +382,25 @@ async def test_keep_alive_after_a_body_that_filled_the_buffer() -> None:
         for _ in range(3):
             response = await client.post(server.url, content=payload)
             assert response.content == payload
+
+
+@pytest.mark.parametrize(
+    ("request_bytes", "status"),
+    [
+        pytest.param(b"POST / HTTP/1.1\r\nHost: localhost\r\nContent-Length: 11\r\n\r\nhello world", 413, id="declared-too-large"),
+        pytest.param(
+            b"POST / HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n6\r\nhello \r\n5\r\nworld\r\n0\r\n\r\n",
+            413,
+            id="chunked-too-large",
+        ),
+        pytest.param(
+            b"POST / HTTP/1.1\r\nHost: localhost\r\nContent-Length: 10\r\nConnection: close\r\n\r\nhelloworld", 200, id="at-the-limit"
+        ),
+    ],
+)
+async def test_limit_request_body(raw_client: Any, request_bytes: bytes, status: int) -> None:
+    async with asgidev.serve(apps.echo, limit_request_body=10, raise_app_exceptions=False) as server:
+        client = raw_client(server.host, server.port)
+        await asyncio.to_thread(client.send, request_bytes)
+        data = await asyncio.to_thread(client.read_until_close)
+    assert data.startswith(b"HTTP/1.1 %d " % status), data[:200]

@@ -33,7 +33,10 @@ def broken_code_app(title: str, message: str, traceback: str, hint: str = "") ->
         if scope["type"] == "lifespan":
             return  # no lifespan support: the server continues quietly
         if scope["type"] != "http":
-            await send({"type": "websocket.close", "code": 1011})
+            # A WebSocket while the code is broken: accept, then close with 1011 (internal error).
+            await receive()
+            await send({"type": "websocket.accept"})
+            await send({"type": "websocket.close", "code": 1011, "reason": title[:100]})
             return
         wants_html = any(name == b"accept" and b"text/html" in value for name, value in scope["headers"])
         body, kind = (page, b"text/html; charset=utf-8") if wants_html else (text, b"text/plain; charset=utf-8")

@@ -6,6 +6,7 @@ text come from ``config.py``, so they are declared once.
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Annotated, Any
 
@@ -76,6 +77,7 @@ def run(
     ),
     https: Annotated[bool, _opt("https", "--https")] = field_default("https"),
     limit_concurrency: Annotated[int | None, _opt("limit_concurrency", "--limit-concurrency")] = field_default("limit_concurrency"),
+    limit_request_body: Annotated[int | None, _opt("limit_request_body", "--limit-request-body")] = field_default("limit_request_body"),
     headers: Annotated[list[str] | None, _opt("headers", "--header", metavar="'NAME: VALUE'")] = None,
     server_header: Annotated[bool, _opt("server_header", "--server-header/--no-server-header")] = field_default("server_header"),
     date_header: Annotated[bool, _opt("date_header", "--date-header/--no-date-header")] = field_default("date_header"),
@@ -133,6 +135,7 @@ def run(
             insecure=insecure,
             skip_checks=skip_checks,
             live_reload=live_reload,
+            limit_request_body=limit_request_body,
             timeout_request_body=timeout_request_body,
             allowed_hosts=tuple(allowed_hosts or ()),
             ssl_certfile=ssl_certfile,
@@ -196,7 +199,13 @@ def _run_in_process(config: Config) -> int:
         sys.stdout.write(text)
         sys.stdout.flush()
 
-    serve_sockets(config, loaded.app, sockets, on_started=on_started)
+    app = loaded.app
+    if config.live_reload:
+        # Without the supervisor nothing swaps stylesheets, but pages still reload when the process is restarted.
+        from asgidev.livereload.middleware import wrap
+
+        app = wrap(app, config, generation=str(os.getpid()))
+    serve_sockets(config, app, sockets, on_started=on_started)
     return 0
 
 

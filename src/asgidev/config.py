@@ -64,6 +64,10 @@ class Config:
     timeout_keep_alive: float = _opt(5.0, "Seconds an idle keep-alive connection stays open.")
     timeout_request_head: float = _opt(10.0, "Seconds a client has to send a complete request head (slow-client guard).")
     timeout_graceful_shutdown: float = _opt(5.0, "Seconds in-flight requests get to finish on shutdown or reload before they are closed.")
+    limit_request_body: int | None = _opt(
+        None,
+        "Largest request body accepted, in bytes; larger ones get 413 (default: no limit, bodies stream to the app with backpressure).",
+    )
     limit_concurrency: int | None = _opt(None, "Most requests/connections served at once; past it new requests get 503.")
     headers: tuple[tuple[str, str], ...] = _opt((), "Extra default response headers, 'Name: value' (repeatable).")
     server_header: bool = _opt(True, "Send 'Server: asgidev'.")
@@ -119,6 +123,8 @@ class Config:
                 raise ConfigError(f"--{name.replace('_', '-')} must not be negative.")
         if self.ws_max_size < 1:
             raise ConfigError("--ws-max-size must be at least 1 byte.")
+        if self.limit_request_body is not None and self.limit_request_body < 0:
+            raise ConfigError("--limit-request-body must not be negative.")
         if self.limit_concurrency is not None and self.limit_concurrency < 1:
             raise ConfigError("--limit-concurrency must be at least 1.")
         if self.uds is not None and self.fd is not None:

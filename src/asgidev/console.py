@@ -63,7 +63,7 @@ def network_warning(urls: Sequence[str]) -> str:
             continue
         reachable = _local_addresses() if ip.is_unspecified else [host]
         port = url.rsplit(":", 1)[1]
-        where = ", ".join(f"http://{a}:{port}/" for a in reachable) or url
+        where = ", ".join(f"http://{a}:{port}/" for a in reachable) or f"every address of this machine, port {port}"
         return f"WARNING: the server is reachable from the network ({where}). Anyone who can reach this machine can use it."
     return ""
 

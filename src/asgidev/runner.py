@@ -18,7 +18,7 @@ from asgidev.builtin_apps import welcome_app
 from asgidev.config import Config
 from asgidev.importer import import_app
 from asgidev.server.server import Server
-from asgidev.server.signals import install_shutdown_handlers
+from asgidev.server.signals import install_loop_error_handler, install_shutdown_handlers
 
 logger = logging.getLogger(__name__)
 
@@ -77,6 +77,7 @@ def serve_sockets(
     async def main() -> None:
         server = Server(config, app, sockets)
         install_shutdown_handlers(server.request_shutdown)
+        install_loop_error_handler()
         if install_stop is not None:
             install_stop(server)
         await server.start()

@@ -13,7 +13,10 @@ import stat
 from asgidev.config import Config
 from asgidev.errors import AddressInUseError, ConfigError
 
-LISTEN_BACKLOG = 2048  # see server.server.LISTEN_BACKLOG: reloads queue clients here
+# Pending connections the kernel queues for us. Large, because during a reload
+# nobody accepts for a few hundred milliseconds and queued clients must wait,
+# not be refused. The server passes the same value to asyncio.
+LISTEN_BACKLOG = 2048
 
 
 def bind_sockets(config: Config) -> list[socket.socket]:

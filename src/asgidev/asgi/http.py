@@ -85,6 +85,7 @@ class HTTPCycle:
         "_waiter",
         "body_bytes",
         "channel",
+        "received_bytes",
         "request_state",
         "response_state",
         "scope",
@@ -99,6 +100,7 @@ class HTTPCycle:
         self.request_state = RequestState.ENDED if request_ended else RequestState.RECEIVING
         self.status = 0
         self.body_bytes = 0
+        self.received_bytes = 0  # request body bytes so far, for --limit-request-body
         self.started_at = time.perf_counter()
         self._chunks: list[bytes] = []
         self._buffered = 0
@@ -220,8 +222,9 @@ class HTTPCycle:
 
 def _status(message: Message) -> int:
     status = message.get("status")
-    if type(status) is not int or not 100 <= status <= 999:
-        raise TypeError(f"'status' in 'http.response.start' must be an int between 100 and 999, not {status!r}.")
+    if type(status) is not int or not 200 <= status <= 999:
+        # 1xx responses are interim (RFC 9110 section 15.2): the server sends 100 Continue itself.
+        raise TypeError(f"'status' in 'http.response.start' must be a final status, an int between 200 and 999, not {status!r}.")
     return status
 
 

@@ -125,13 +125,15 @@ class ProxyTrust:
             return
         forwarded_for = forwarded_proto = None
         for name, value in scope["headers"]:
+            # The rightmost entry is the one the trusted proxy added; entries to
+            # its left came from the client and could be forged.
             if name == b"x-forwarded-for":
-                forwarded_for = value.decode("latin-1").split(",")[0].strip()
+                forwarded_for = value.decode("latin-1").split(",")[-1].strip()
             elif name == b"x-forwarded-proto":
-                forwarded_proto = value.decode("latin-1").split(",")[0].strip().lower()
+                forwarded_proto = value.decode("latin-1").split(",")[-1].strip().lower()
             elif name == b"forwarded":
-                first = value.decode("latin-1").split(",")[0]
-                for pair in first.split(";"):
+                last = value.decode("latin-1").split(",")[-1]
+                for pair in last.split(";"):
                     key, _, val = pair.strip().partition("=")
                     val = val.strip('"')
                     if key.lower() == "for" and val:

@@ -46,8 +46,9 @@ Event = h11.Request | h11.Data | h11.EndOfMessage | h11.ConnectionClosed | type[
 _STATUS_LINES: Final = {s.value: b"HTTP/1.1 %d %s\r\n" % (s.value, s.phrase.encode()) for s in http.HTTPStatus}
 # RFC 9110 section 5.6.2: header names are tokens.
 _TOKEN_CHARS: Final = b"!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-# Characters that would let a header value end the header (response splitting).
-_FORBIDDEN_VALUE: Final = re.compile(rb"[\r\n\x00]")
+# Control characters a field value must not carry (RFC 9110 section 5.5): CR and
+# LF would end the header (response splitting); clients reject the others. HTAB is allowed.
+_FORBIDDEN_VALUE: Final = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")
 _CONTINUE: Final = b"HTTP/1.1 100 Continue\r\n\r\n"
 
 
@@ -131,6 +132,7 @@ class HTTP11Protocol:
         "_method",
         "_remaining",
         "_version",
+        "content_length",
         "has_upgrade",
         "headers",
         "host",
@@ -152,6 +154,7 @@ class HTTP11Protocol:
         # The current request's headers for the ASGI scope, and whether it asks for an Upgrade.
         self.headers: list[tuple[bytes, bytes]] = []
         self.has_upgrade = False
+        self.content_length: int | None = None
 
     # -- reading ------------------------------------------------------------------
 
@@ -178,6 +181,7 @@ class HTTP11Protocol:
             if len(event.target) > MAX_REQUEST_LINE_BYTES:
                 raise HTTPProtocolError(414, "Request line too long.")
             has_close = has_length = has_transfer_encoding = has_upgrade = False
+            content_length = None
             host = None
             head_size = len(event.target)
             # One pass builds the ASGI header list (lowercased names, as received
@@ -193,6 +197,7 @@ class HTTP11Protocol:
                     has_close = has_close or b"close" in value.lower()
                 elif name == b"content-length":
                     has_length = True
+                    content_length = int(value)  # h11 has validated it
                 elif name == b"transfer-encoding":
                     has_transfer_encoding = True
                 elif name == b"upgrade":
@@ -210,6 +215,7 @@ class HTTP11Protocol:
             self.host = host
             self.headers = headers
             self.has_upgrade = has_upgrade
+            self.content_length = content_length
             # HTTP/1.0 keep-alive is not offered (as h11 does); HTTP/1.1 persists
             # unless the client says "Connection: close" (RFC 9112 section 9.3).
             self._is_keep_alive = version == b"1.1" and not has_close
@@ -269,6 +275,8 @@ class HTTP11Protocol:
         self._head_start = b""
         self._framing = Framing.NOT_STARTED
         self._has_sent_continue = False
+        self._method = b""
+        self._version = b"1.1"
         if trailing:
             self.receive_data(trailing)
         if is_closed:
@@ -301,6 +309,8 @@ class HTTP11Protocol:
         """
         if self._framing is not Framing.NOT_STARTED:
             raise InvalidResponseError("a response was already started")
+        if status_code < 200:
+            raise InvalidResponseError("1xx statuses are interim; send a final status (200 or more)")
         lines = [_STATUS_LINES.get(status_code) or b"HTTP/1.1 %d \r\n" % status_code, b""]
         default_names = defaults.names if defaults is not None else frozenset()
         overridden: set[bytes] | None = None
@@ -402,5 +412,5 @@ class HTTP11Protocol:
             return b""
         body = (message + "\n").encode("utf-8", "replace")
         self._is_keep_alive = False
-        headers = [*(extra_headers or ()), (b"content-type", b"text/plain; charset=utf-8")]
+        headers = [*(extra_headers or ()), (b"content-type", b"text/plain; charset=utf-8"), (b"x-content-type-options", b"nosniff")]
         return self.response_head(status_code, headers, defaults, complete_body=body) + self.body(body) + self.end()

@@ -49,6 +49,7 @@ class HTTPConnection(asyncio.Protocol):
         "_initial_data",
         "_is_closing",
         "_is_handoff_waiting",
+        "_is_idle_timer",
         "_is_pipeline_paused",
         "_is_reading_paused",
         "_is_write_paused",
@@ -77,6 +78,7 @@ class HTTPConnection(asyncio.Protocol):
         self.task: asyncio.Task[None] | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._deadline: float | None = None
+        self._is_idle_timer = False
         self._is_reading_paused = False
         self._is_pipeline_paused = False
         self._pipelined_bytes = 0
@@ -153,6 +155,8 @@ class HTTPConnection(asyncio.Protocol):
             if kind is http11.Data:
                 self._cancel_timer()  # the body is moving: restart the slow-body clock at the next wait
                 cycle = self.cycle
+                if self.shared.limit_request_body is not None and cycle is not None and self._over_body_limit(cycle, len(event.data)):  # type: ignore[union-attr]
+                    return
                 if cycle is not None and not cycle.feed_body(event.data):  # type: ignore[union-attr]
                     self._pause_reading()
             elif kind is http11.Request:
@@ -169,12 +173,20 @@ class HTTPConnection(asyncio.Protocol):
                         self._is_pipeline_paused = True
                         return
             elif event is http11.NEED_DATA:
-                if self._deadline is None:
-                    cycle = self.cycle
-                    if cycle is None:
+                cycle = self.cycle
+                if cycle is None:
+                    # Idle, or part of the next head arrived: the head timeout starts with its first bytes.
+                    if self._deadline is None or (self._is_idle_timer and protocol.has_partial_request):
+                        self._is_idle_timer = False
                         self._set_timer(self.shared.config.timeout_request_head)
-                    elif cycle.request_state is RequestState.RECEIVING:
-                        self._set_timer(self.shared.config.timeout_request_body)
+                elif self._deadline is None and (
+                    cycle.request_state is RequestState.RECEIVING
+                    and not self._is_reading_paused
+                    and not protocol.is_waiting_for_100_continue
+                ):
+                    # Only while the client is the one expected to send: not while
+                    # we hold it back (paused reading, 100 Continue not yet sent).
+                    self._set_timer(self.shared.config.timeout_request_body)
                 return
             elif event is http11.PAUSED:
                 self._is_pipeline_paused = True
@@ -186,6 +198,10 @@ class HTTPConnection(asyncio.Protocol):
     def _start_request(self, request: h11.Request) -> None:
         self._cancel_timer()
         shared = self.shared
+        limit = shared.limit_request_body
+        if limit is not None and self.protocol.content_length is not None and self.protocol.content_length > limit:
+            self._reject(413, f"Content Too Large: the request body may be at most {limit} bytes (--limit-request-body).")
+            return
         if not shared.host_guard.is_allowed(self.protocol.host):
             assert self.protocol.host is not None
             logger.warning(
@@ -219,6 +235,16 @@ class HTTPConnection(asyncio.Protocol):
         shared.tasks.add(task)
         task.add_done_callback(shared.tasks.discard)
 
+    def _over_body_limit(self, cycle: HTTPCycle, size: int) -> bool:
+        """Count body bytes against --limit-request-body (chunked bodies have no length up front)."""
+        cycle.received_bytes += size
+        limit = self.shared.limit_request_body
+        if limit is None or cycle.received_bytes <= limit:
+            return False
+        cycle.feed_disconnect()
+        self._reject(413, f"Content Too Large: the request body may be at most {limit} bytes (--limit-request-body).")
+        return True
+
     def _reject(self, status: int, message: str) -> None:
         """Answer a request the app never sees, then close (RFC 9112 section 2.2)."""
         if self.protocol.starts_like_tls and self.shared.scheme == "http":
@@ -243,9 +269,11 @@ class HTTPConnection(asyncio.Protocol):
             return
         if self.protocol.is_waiting_for_100_continue:
             self.transport.write(self.protocol.continue_response())
+            self._set_timer(self.shared.config.timeout_request_body)
         if self._is_reading_paused and not self._is_pipeline_paused:
             self._is_reading_paused = False
             self.transport.resume_reading()
+            self._set_timer(self.shared.config.timeout_request_body)
 
     def write_response(self, cycle: HTTPCycle, head: tuple[int, Headers] | None, body: bytes, *, end: bool) -> None:
         if cycle is not self.cycle or self.transport.is_closing():
@@ -318,6 +346,7 @@ class HTTPConnection(asyncio.Protocol):
             self._close_idle()
             return
         self._set_timer(self.shared.config.timeout_keep_alive)
+        self._is_idle_timer = True
         if self._is_reading_paused:
             # Paused for body backpressure or pipelining: the next request may be waiting.
             self._is_reading_paused = False
@@ -373,6 +402,7 @@ class HTTPConnection(asyncio.Protocol):
         if not self._is_reading_paused:
             self._is_reading_paused = True
             self.transport.pause_reading()
+            self._cancel_timer()  # the app, not the client, is holding things up
 
     def _wake_writer(self) -> None:
         waiter = self._write_waiter

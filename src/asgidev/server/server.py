@@ -21,14 +21,11 @@ from asgidev.config import Config
 from asgidev.server.connection import HTTPConnection, UpgradeHandler
 from asgidev.server.host_guard import HostGuard, is_loopback_bind
 from asgidev.server.shared import ServerShared
+from asgidev.sockets import LISTEN_BACKLOG
 from asgidev.tls import build_ssl_context
 
 logger = logging.getLogger(__name__)
 
-# Pending connections the kernel queues for us. Large, because during a reload
-# nobody accepts for a few hundred milliseconds and queued clients must wait,
-# not be refused.
-LISTEN_BACKLOG = 2048
 # Loop iterations between asyncio accepting a socket and our protocol seeing it.
 ACCEPT_SETTLE_ITERATIONS = 4
 # After the graceful period, how long cancelled app tasks get to unwind.

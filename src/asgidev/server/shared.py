@@ -36,6 +36,7 @@ class ServerShared:
         self.connections: set[Any] = set()
         self.active_requests = 0
         self.limit_concurrency = config.limit_concurrency
+        self.limit_request_body = config.limit_request_body
         self.is_access_log = config.access_log
         self.tasks: set[asyncio.Task[None]] = set()
         # Exceptions raised by the app, kept for the embedding API (raise_app_exceptions).

@@ -1,4 +1,4 @@
-"""Signal handling for the process that owns the server (the CLI without reload, or a worker).
+"""Signal and loop-error handling for the process that owns the server (the CLI without reload, or a worker).
 
 First SIGINT/SIGTERM: graceful shutdown. Second: exit at once.
 The embedding API never installs these.
@@ -10,6 +10,7 @@ import asyncio
 import logging
 import os
 import signal
+import time
 from collections.abc import Callable
 
 logger = logging.getLogger(__name__)
@@ -32,3 +33,32 @@ def install_shutdown_handlers(request_shutdown: Callable[[], None], signals: tup
 
     for sig in signals:
         loop.add_signal_handler(sig, on_signal, sig)
+
+
+# Out of file descriptors, asyncio's accept loop reports every failed accept
+# (up to the listen backlog at a time); one line a second is enough.
+ACCEPT_ERROR_LOG_INTERVAL_S = 1.0
+
+
+def install_loop_error_handler() -> None:
+    """Summarise accept() failures from running out of file descriptors instead of logging each."""
+    loop = asyncio.get_running_loop()
+    last_logged = [0.0]
+
+    def handler(loop: asyncio.AbstractEventLoop, context: dict[str, object]) -> None:
+        message = str(context.get("message", ""))
+        exc = context.get("exception")
+        if "socket.accept() out of system resource" in message:
+            now = time.monotonic()
+            if now - last_logged[0] >= ACCEPT_ERROR_LOG_INTERVAL_S:
+                last_logged[0] = now
+                logger.warning(
+                    "Out of file descriptors (%s): new connections wait until others close. Raise the limit (ulimit -n) or use --limit-concurrency.",
+                    exc,
+                )
+            return
+        if isinstance(exc, ValueError) and "Invalid file descriptor" in str(exc):
+            return  # accept retries scheduled before the listener closed
+        loop.default_exception_handler(context)
+
+    loop.set_exception_handler(handler)

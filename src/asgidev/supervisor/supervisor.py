@@ -329,7 +329,12 @@ class Supervisor:
             self._retire(worker)
         waits = [w.exited.wait() for w in self.workers]
         if waits:
-            await asyncio.wait_for(asyncio.gather(*waits), self.config.timeout_graceful_shutdown + 2 * KILL_MARGIN_S)
+            try:
+                await asyncio.wait_for(asyncio.gather(*waits), self.config.timeout_graceful_shutdown + 2 * KILL_MARGIN_S)
+            except TimeoutError:
+                logger.warning("A worker did not stop in time; killing it.")
+                for worker in list(self.workers):
+                    worker.kill()
         self._forward_connections()
         for sock in self.sockets:
             sock.close()

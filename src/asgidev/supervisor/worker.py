@@ -24,6 +24,7 @@ from asgidev.livereload.middleware import wrap as wrap_live_reload
 from asgidev.log import configure_logging
 from asgidev.runner import LoadedApp, load_app
 from asgidev.server.server import Server
+from asgidev.server.signals import install_loop_error_handler
 from asgidev.supervisor.handoff import (
     ENV_CONFIG,
     ENV_CONTROL_FD,
@@ -35,7 +36,8 @@ from asgidev.supervisor.handoff import (
     config_from_json,
 )
 
-logger = logging.getLogger(__name__)
+# Named explicitly: run with -m, this module is __main__, outside the asgidev logger tree.
+logger = logging.getLogger("asgidev.supervisor.worker")
 
 # Connections being adopted from a previous worker (kept referenced until done).
 _adoptions: set[asyncio.Future[None]] = set()
@@ -77,6 +79,7 @@ async def _serve(
     server.shared.handoff = lambda fd, pending: _hand_back(control, fd, pending)
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGTERM, server.request_shutdown)
+    install_loop_error_handler()
     loop.add_reader(control.fileno(), _on_control, control, server, live)
     control.send(status)
     if go.print_banner:
@@ -132,6 +135,14 @@ def _print_banner(config: Config, loaded: LoadedApp, sockets: list[socket.socket
     sys.stdout.flush()
 
 
+def _prewarm(config: Config) -> None:
+    """Load what the app will need that is not the user's code (Django's modules, say)."""
+    if config.app is None or "django" in config.app or os.path.exists(os.path.join(config.app_dir, "manage.py")):
+        from asgidev.django.prewarm import prewarm_django
+
+        prewarm_django(config.app_dir)
+
+
 def main() -> None:
     """Entry point of the worker subprocess."""
     # Ctrl+C reaches the whole process group; the supervisor decides what it means.
@@ -145,6 +156,7 @@ def main() -> None:
     # A worker starts as a spare: Python and asgidev are loaded, the user's code
     # is not. The supervisor says GO when a change needs a fresh worker, which
     # saves the interpreter start-up from every reload.
+    _prewarm(config)
     message = control.wait_message()
     if message is None or message.kind is not Kind.GO:
         return

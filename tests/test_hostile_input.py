@@ -1,0 +1,347 @@
+"""Malformed and adversarial HTTP/1.1 against a real server: a corpus of bytes and what each must get.
+
+Every entry is sent on its own connection to a fresh server. Whatever it is,
+the server answers with a well-formed response (or closes cleanly) within a
+bound, the app never sees a request that was refused, nothing with CR, LF or
+NUL reaches the app's headers, and the next client is served.
+Cases already in tests/test_http.py (``test_bad_requests_get_4xx_and_close``)
+are not repeated here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import h11
+import pytest
+
+import asgidev
+
+pytestmark = pytest.mark.anyio
+
+# Small timeouts keep the corpus fast: a request that never completes is cut
+# off by the head timeout (408), a served keep-alive connection closes soon.
+SERVER_OPTIONS: dict[str, Any] = {"timeout_request_head": 0.5, "timeout_request_body": 0.5, "timeout_keep_alive": 0.2}
+# How long any one exchange may take before the test calls it a hang.
+EXCHANGE_DEADLINE_S = 5.0
+
+H = b"Host: localhost\r\n"
+CHUNKED = b"POST / HTTP/1.1\r\n" + H + b"Transfer-Encoding: chunked\r\n\r\n"
+
+
+@dataclass(frozen=True)
+class Expect:
+    """Acceptable first statuses (None: closed without a response) and how far the app may get.
+
+    app: "never" (refused before the app), "no-body" (the head was fine, so the
+    app may start, but it never receives a complete body), "served", or "any".
+    """
+
+    statuses: frozenset[int | None]
+    app: str
+    log: str | None = None
+
+
+def refused(status: int) -> Expect:
+    return Expect(frozenset({status}), "never")
+
+
+def refused_body(status: int) -> Expect:
+    return Expect(frozenset({status}), "no-body")
+
+
+def served() -> Expect:
+    return Expect(frozenset({200}), "served")
+
+
+def served_or_refused(status: int = 400) -> Expect:
+    return Expect(frozenset({200, status}), "any")
+
+
+# fmt: off
+CORPUS = [
+    # -- the request line ------------------------------------------------------------------
+    pytest.param(b"GET /a\x00b HTTP/1.1\r\n" + H + b"\r\n", refused(400), id="nul-in-target"),
+    pytest.param(b"GET /a\x01b HTTP/1.1\r\n" + H + b"\r\n", refused(400), id="ctl-in-target"),
+    pytest.param(b"GET /a\x7fb HTTP/1.1\r\n" + H + b"\r\n", refused(400), id="del-in-target"),
+    pytest.param(b"GET /a b HTTP/1.1\r\n" + H + b"\r\n", refused(400), id="space-in-target"),
+    pytest.param(b"GET /\xff\xfe HTTP/1.1\r\n" + H + b"\r\n", refused(400), id="non-ascii-target"),
+    pytest.param(b"G\x00T / HTTP/1.1\r\n" + H + b"\r\n", refused(400), id="nul-in-method"),
+    pytest.param(b"GET  /  HTTP/1.1\r\n" + H + b"\r\n", refused(400), id="double-spaces"),
+    pytest.param(b"GET /\r\n" + H + b"\r\n", refused(400), id="no-version"),
+    pytest.param(b"GET /\r\n\r\n", refused(400), id="http-0.9"),
+    pytest.param(b"GET / HTTP/1.x\r\n" + H + b"\r\n", refused(400), id="junk-version"),
+    pytest.param(b"GET / HTTP/3.0\r\n" + H + b"\r\n", refused(505), id="http3-version"),
+    pytest.param(b"\x00" * 64, refused(400), id="nul-bytes"),
+    # The HTTP/2 connection preface (RFC 9113 section 3.4) parses as a request line with version 2.0.
+    pytest.param(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", Expect(frozenset({505, None}), "never"), id="http2-preface"),
+    # TLS 1.2 record version (tests/test_security.py sends the TLS 1.0 one): no bytes back, one log line.
+    pytest.param(
+        bytes.fromhex("1603030100010000fc0303") + b"\x01" * 32 + b"\x00" * 200,
+        Expect(frozenset({None}), "never", log="this server speaks HTTP, not HTTPS"),
+        id="tls-client-hello",
+    ),
+    # -- header fields ---------------------------------------------------------------------
+    pytest.param(b"GET / HTTP/1.1\r\n" + H + b"X\x00Y: v\r\n\r\n", refused(400), id="nul-in-header-name"),
+    pytest.param(b"GET / HTTP/1.1\r\n" + H + b"X\xffY: v\r\n\r\n", refused(400), id="non-token-header-name"),
+    pytest.param(b"GET / HTTP/1.1\r\n" + H + b": v\r\n\r\n", refused(400), id="empty-header-name"),
+    pytest.param(b"GET / HTTP/1.1\r\n" + H + b"X : v\r\n\r\n", refused(400), id="space-before-colon"),
+    pytest.param(b"GET / HTTP/1.1\r\n" + H + b"NoColon\r\n\r\n", refused(400), id="header-without-colon"),
+    pytest.param(b"GET / HTTP/1.1\r\n" + H + b"X: a\x00b\r\n\r\n", refused(400), id="nul-in-header-value"),
+    pytest.param(b"GET / HTTP/1.1\r\n" + H + b"X: a\rb\r\n\r\n", refused(400), id="bare-cr-in-header-value"),
+    # RFC 9110 section 5.5: other CTLs are invalid, but recipients MAY keep them for robustness.
+    pytest.param(b"GET / HTTP/1.1\r\n" + H + b"X: a\x01b\r\n\r\n", served_or_refused(), id="ctl-in-header-value"),
+    pytest.param(b"GET / HTTP/1.1\r\n" + H + "X: é\r\n\r\n".encode(), served(), id="utf8-header-value"),
+    # obs-fold (RFC 9112 section 5.2): a server may unfold it into SP; what reaches the app has no CRLF.
+    pytest.param(b"GET / HTTP/1.1\r\n" + H + b"X: a\r\n b\r\n\r\n", served_or_refused(), id="obs-fold"),
+    pytest.param(b"GET / HTTP/1.1\r\n" + H + b"X: a\r\n\tb\r\n\r\n", served_or_refused(), id="obs-fold-tab"),
+    pytest.param(b"GET / HTTP/1.1\r\n X: a\r\n" + H + b"\r\n", refused(400), id="obs-fold-on-first-line"),
+    # RFC 9112 section 3.2: more than one Host is a 400, even when both are allowed names.
+    pytest.param(b"GET / HTTP/1.1\r\nHost: localhost\r\nHost: localhost\r\n\r\n", refused(400), id="duplicate-host"),
+    pytest.param(b"GET / HTTP/1.1\r\nHost: localhost\r\nHost: evil.example\r\n\r\n", refused(400), id="second-host-foreign"),
+    pytest.param(b"GET / HTTP/1.1\r\nHost: local\x00host\r\n\r\n", refused(400), id="nul-in-host"),
+    # -- line endings ----------------------------------------------------------------------
+    # RFC 9112 section 2.2 lets a recipient accept a bare LF as a line terminator.
+    pytest.param(b"GET / HTTP/1.1\n" + b"Host: localhost\n\n", served_or_refused(), id="bare-lf"),
+    pytest.param(b"GET / HTTP/1.1\r\nHost: localhost\n\r\n", served_or_refused(), id="mixed-line-endings"),
+    # A bare CR never ends a line: the head never completes, so the head timeout answers.
+    pytest.param(b"GET / HTTP/1.1\rHost: localhost\r\r", Expect(frozenset({400, 408}), "never"), id="bare-cr-line-endings"),
+    # RFC 9112 section 2.2 says a server SHOULD ignore at least one empty line
+    # before a request line; h11 answers 400 instead. Either is safe.
+    pytest.param(b"\r\nGET / HTTP/1.1\r\n" + H + b"\r\n", served_or_refused(), id="leading-empty-line"),
+    pytest.param(b"\r\n" * 100_000, Expect(frozenset({400, 431, None}), "never"), id="crlf-flood-200k"),
+    pytest.param(b"\n" * 200_000, Expect(frozenset({400, 431, None}), "never"), id="lf-flood-200k"),
+    # -- sizes -----------------------------------------------------------------------------
+    pytest.param(b"GET /" + b"a" * 8191 + b" HTTP/1.1\r\n" + H + b"\r\n", served(), id="target-at-limit"),
+    pytest.param(b"GET /" + b"a" * 8192 + b" HTTP/1.1\r\n" + H + b"\r\n", refused(414), id="target-over-limit"),
+    pytest.param(b"GET /" + b"a" * 100_000, refused(414), id="request-line-never-ends"),
+    pytest.param(b"GET / HTTP/1.1\r\n" + H + b"X: a\r\n" * 20_000 + b"\r\n", refused(431), id="many-small-headers"),
+    pytest.param(b"GET / HTTP/1.1\r\n" + H + b"X: " + b"a" * 100_000, refused(431), id="header-never-ends"),
+    # -- Content-Length ----------------------------------------------------------------------
+    # RFC 9112 section 6.3: identical duplicates (or a list of identical values)
+    # may be accepted as that one value; differing ones are unrecoverable.
+    pytest.param(b"POST / HTTP/1.1\r\n" + H + b"Content-Length: 5\r\nContent-Length: 5\r\n\r\nhello", served(), id="duplicate-cl-identical"),
+    pytest.param(b"POST / HTTP/1.1\r\n" + H + b"Content-Length: 5, 5\r\n\r\nhello", served_or_refused(), id="cl-list-identical"),
+    pytest.param(b"POST / HTTP/1.1\r\n" + H + b"Content-Length: 5, 6\r\n\r\nhello", refused(400), id="cl-list-conflicting"),
+    pytest.param(b"POST / HTTP/1.1\r\n" + H + b"Content-Length: -1\r\n\r\n", refused(400), id="cl-negative"),
+    pytest.param(b"POST / HTTP/1.1\r\n" + H + b"Content-Length: +5\r\n\r\nhello", refused(400), id="cl-plus-sign"),
+    pytest.param(b"POST / HTTP/1.1\r\n" + H + b"Content-Length: 0x5\r\n\r\nhello", refused(400), id="cl-hex"),
+    pytest.param(b"POST / HTTP/1.1\r\n" + H + b"Content-Length: 0_5\r\n\r\nhello", refused(400), id="cl-underscore"),
+    pytest.param(b"POST / HTTP/1.1\r\n" + H + b"Content-Length: 1 2\r\n\r\nhello", refused(400), id="cl-inner-space"),
+    pytest.param(b"POST / HTTP/1.1\r\n" + H + b"Content-Length: " + b"9" * 30 + b"\r\n\r\nhello", refused(400), id="cl-huge"),
+    # -- Transfer-Encoding --------------------------------------------------------------------
+    pytest.param(b"POST / HTTP/1.1\r\n" + H + b"Transfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n0\r\n\r\n", refused(400), id="te-then-cl"),
+    pytest.param(b"POST / HTTP/1.1\r\n" + H + b"Transfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n", refused(501), id="te-gzip-chunked"),
+    pytest.param(b"POST / HTTP/1.1\r\n" + H + b"Transfer-Encoding: chunked, gzip\r\n\r\n0\r\n\r\n", refused(501), id="te-chunked-not-last"),
+    pytest.param(b"POST / HTTP/1.1\r\n" + H + b"Transfer-Encoding: identity\r\n\r\n", refused(501), id="te-identity"),
+    pytest.param(b"POST / HTTP/1.1\r\n" + H + b"Transfer-Encoding: xchunked\r\n\r\n0\r\n\r\n", refused(501), id="te-xchunked"),
+    pytest.param(b"POST / HTTP/1.1\r\n" + H + b"Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", refused(501), id="te-twice"),
+    # RFC 9112 section 6.1: Transfer-Encoding in HTTP/1.0 makes the framing suspect,
+    # so the connection must close after the response (asgidev never keeps 1.0 alive).
+    pytest.param(b"POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", served_or_refused(), id="te-in-http10"),
+    # -- chunk sizes: the head is fine (the app may start) but the body never completes --------
+    # Each of these is accepted by Python's int(..., 16); none is a valid chunk-size (1*HEXDIG).
+    pytest.param(CHUNKED + b"0_5\r\nhello\r\n0\r\n\r\n", refused_body(400), id="chunk-size-underscore"),
+    pytest.param(CHUNKED + b" 5\r\nhello\r\n0\r\n\r\n", refused_body(400), id="chunk-size-leading-space"),
+    pytest.param(CHUNKED + b"+5\r\nhello\r\n0\r\n\r\n", refused_body(400), id="chunk-size-plus"),
+    pytest.param(CHUNKED + b"-1\r\nhello\r\n0\r\n\r\n", refused_body(400), id="chunk-size-negative"),
+    pytest.param(CHUNKED + b"f" * 40 + b"\r\nhello\r\n0\r\n\r\n", refused_body(400), id="chunk-size-huge"),
+    pytest.param(CHUNKED + b"\r\nhello\r\n0\r\n\r\n", refused_body(400), id="chunk-size-empty"),
+    pytest.param(CHUNKED + b"g\r\nhello\r\n0\r\n\r\n", refused_body(400), id="chunk-size-not-hex"),
+    pytest.param(CHUNKED + b"5\r\nhelloXX0\r\n\r\n", refused_body(400), id="chunk-data-overrun"),
+    # Chunk extensions are ignored (RFC 9112 section 7.1.1), whatever they hold.
+    pytest.param(CHUNKED + b"5;name=value\r\nhello\r\n0\r\n\r\n", served(), id="chunk-extension"),
+    # -- framing games ---------------------------------------------------------------------
+    # Bytes past Content-Length are the next request on the connection: here garbage, so 200 then 400.
+    pytest.param(b"POST / HTTP/1.1\r\n" + H + b"Content-Length: 5\r\n\r\nhelloGARBAGE\x00\x01\r\n\r\n", served(), id="body-longer-than-cl"),
+    pytest.param(b"POST / HTTP/1.1\r\n" + H + b"Content-Length: 5\r\nConnection: close\r\n\r\nhi", refused_body(408), id="body-shorter-than-cl"),
+    # Half a WebSocket handshake: refused by the upgrade path before any app sees it (RFC 6455 section 4.4).
+    pytest.param(b"GET / HTTP/1.1\r\n" + H + b"Upgrade: websocket\r\nConnection: Upgrade\r\n\r\n", refused(426), id="ws-no-version"),
+    pytest.param(
+        b"GET / HTTP/1.1\r\n" + H + b"Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n\r\n",
+        Expect(frozenset({400, 426}), "never"),
+        id="ws-no-key",
+    ),
+]
+# fmt: on
+
+
+@dataclass
+class Exchange:
+    """What a client got back: the responses, parsed by h11, and whether the server reset the connection."""
+
+    responses: list[tuple[int, dict[bytes, bytes], bytes]]
+    is_reset: bool
+
+
+def parse_responses(data: bytes, method: str = "GET") -> list[tuple[int, dict[bytes, bytes], bytes]]:
+    """Every response in ``data``, parsed by h11 as a client would; fails on anything malformed."""
+    responses = []
+    while data:
+        client = h11.Connection(h11.CLIENT)
+        client.send(h11.Request(method=method, target="/", headers=[("Host", "localhost")]))
+        client.send(h11.EndOfMessage())
+        client.receive_data(data)
+        client.receive_data(b"")
+        response = client.next_event()
+        assert isinstance(response, h11.Response), response
+        body = b""
+        while not isinstance(event := client.next_event(), h11.EndOfMessage):
+            assert isinstance(event, h11.Data), event
+            body += bytes(event.data)
+        responses.append((response.status_code, dict(response.headers.raw_items()), body))
+        data = client.trailing_data[0]
+    return responses
+
+
+async def exchange(host: str, port: int, data: bytes, *, one_byte_writes: bool = False) -> Exchange:
+    """Send ``data`` and read until the server closes (bounded by EXCHANGE_DEADLINE_S)."""
+    reader, writer = await asyncio.open_connection(host, port)
+    received = b""
+    is_reset = False
+    try:
+        if one_byte_writes:
+            for i in range(len(data)):
+                writer.write(data[i : i + 1])
+                await writer.drain()
+                await asyncio.sleep(0.002)
+        else:
+            writer.write(data)  # not drained: the server may stop reading, which is its right
+        async with asyncio.timeout(EXCHANGE_DEADLINE_S):
+            while chunk := await reader.read(65536):
+                received += chunk
+    except (ConnectionResetError, BrokenPipeError):
+        is_reset = True
+    except TimeoutError:
+        pytest.fail(f"server neither answered nor closed within {EXCHANGE_DEADLINE_S}s; got {received[:200]!r}")
+    finally:
+        writer.transport.abort()
+        with contextlib.suppress(OSError):
+            await writer.wait_closed()
+    return Exchange(parse_responses(received), is_reset)
+
+
+class RecordingApp:
+    """Says hello, reading the whole body first; records what it saw."""
+
+    def __init__(self) -> None:
+        self.scopes: list[dict[str, Any]] = []
+        self.complete_bodies: list[bytes] = []
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        self.scopes.append(scope)
+        body = b""
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            body += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        self.complete_bodies.append(body)
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]})
+        await send({"type": "http.response.body", "body": b"Hello, world!"})
+
+
+async def assert_still_serving(host: str, port: int) -> None:
+    started = time.monotonic()
+    result = await exchange(host, port, b"GET /after HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+    assert [status for status, _, _ in result.responses] == [200]
+    assert time.monotonic() - started < 1.0
+
+
+def assert_headers_clean(app: RecordingApp) -> None:
+    """Nothing the app was given can end a header line or smuggle a NUL (RFC 9110 section 5.5)."""
+    for scope in app.scopes:
+        for name, value in scope["headers"]:
+            assert name == name.lower() and name.isascii() and b":" not in name and b" " not in name
+            assert not set(b"\r\n\x00") & set(name + value), (name, value)
+
+
+@pytest.mark.parametrize(("request_bytes", "expected"), CORPUS)
+async def test_hostile_request(request_bytes: bytes, expected: Expect, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO)
+    app = RecordingApp()
+    async with asgidev.serve(app, **SERVER_OPTIONS) as server:
+        result = await exchange(server.host, server.port, request_bytes)
+        first = result.responses[0][0] if result.responses else None
+        assert first in expected.statuses, (result.responses[:2], result.is_reset)
+        if first is not None and first >= 400:
+            _, headers, body = result.responses[0]
+            assert headers.get(b"connection") == b"close"
+            assert headers.get(b"content-type", b"").startswith(b"text/plain")
+            assert body.endswith(b"\n") and body.count(b"\n") == 1  # one plain line
+        await assert_still_serving(server.host, server.port)
+    hostile_scopes = [s for s in app.scopes if s["path"] != "/after"]
+    if expected.app == "never" or (expected.app == "any" and first != 200):
+        assert not hostile_scopes
+    elif expected.app == "no-body":
+        assert len(app.complete_bodies) == 1  # only the /after request's
+    elif expected.app == "served":
+        assert hostile_scopes
+    assert_headers_clean(app)
+    if expected.log:
+        assert expected.log in caplog.text
+
+
+async def test_body_longer_than_content_length_is_the_next_request() -> None:
+    app = RecordingApp()
+    async with asgidev.serve(app, **SERVER_OPTIONS) as server:
+        result = await exchange(
+            server.host, server.port, b"POST / HTTP/1.1\r\n" + H + b"Content-Length: 5\r\n\r\nhelloGARBAGE\x00\x01\r\n\r\n"
+        )
+    assert [status for status, _, _ in result.responses] == [200, 400]
+    assert app.complete_bodies == [b"hello"]
+
+
+async def test_obs_fold_reaches_the_app_unfolded() -> None:
+    app = RecordingApp()
+    async with asgidev.serve(app, **SERVER_OPTIONS) as server:
+        result = await exchange(server.host, server.port, b"GET / HTTP/1.1\r\n" + H + b"X-Folded: a\r\n  b\r\nConnection: close\r\n\r\n")
+    if result.responses[0][0] == 200:
+        assert (b"x-folded", b"a b") in app.scopes[0]["headers"]
+
+
+async def test_header_block_in_one_byte_writes_is_served() -> None:
+    app = RecordingApp()
+    request = (
+        b"POST /slow?x=1 HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5\r\nX-Long: " + b"v" * 40 + b"\r\nConnection: close\r\n\r\nhello"
+    )
+    async with asgidev.serve(app) as server:
+        result = await exchange(server.host, server.port, request, one_byte_writes=True)
+    assert [status for status, _, _ in result.responses] == [200]
+    assert app.complete_bodies == [b"hello"]
+    assert (b"x-long", b"v" * 40) in app.scopes[0]["headers"]
+
+
+async def test_error_after_head_request_has_a_body() -> None:
+    app = RecordingApp()
+    async with asgidev.serve(app, **SERVER_OPTIONS) as server:
+        reader, writer = await asyncio.open_connection(server.host, server.port)
+        try:
+            writer.write(b"HEAD / HTTP/1.1\r\n" + H + b"\r\nGARBAGE\r\n\r\n")
+            async with asyncio.timeout(EXCHANGE_DEADLINE_S):
+                data = await reader.read()
+        finally:
+            writer.close()
+            await writer.wait_closed()
+    head_response, _, rest = data.partition(b"\r\n\r\n")
+    assert head_response.startswith(b"HTTP/1.1 200 ")
+    assert len(parse_responses(rest)[0][2]) > 0
+
+
+async def test_spoofed_forwarded_for_behind_an_appending_proxy() -> None:
+    app = RecordingApp()
+    async with asgidev.serve(app, proxy_headers=True, **SERVER_OPTIONS) as server:
+        # What nginx's $proxy_add_x_forwarded_for sends when a client at 203.0.113.9 claims to be 10.0.0.1.
+        await exchange(
+            server.host, server.port, b"GET / HTTP/1.1\r\n" + H + b"X-Forwarded-For: 10.0.0.1, 203.0.113.9\r\nConnection: close\r\n\r\n"
+        )
+    assert app.scopes[0]["client"][0] == "203.0.113.9"
