@@ -15,12 +15,12 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from asgidev.protocols.headers import DefaultHeaders
 from asgidev.protocols.http11 import (
     NEED_DATA,
     PAUSED,
     ConnectionClosed,
     Data,
-    DefaultHeaders,
     EndOfMessage,
     HTTP11Protocol,
     HTTPProtocolError,

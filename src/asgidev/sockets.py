@@ -116,3 +116,15 @@ def socket_url(sock: socket.socket, scheme: str = "http") -> str:
     host, port = sock.getsockname()[:2]
     shown = f"[{host}]" if ":" in host else host
     return f"{scheme}://{shown}:{port}"
+
+
+def peer_address(info: object) -> tuple[str, int] | None:
+    """A transport's ``peername``/``sockname`` as ASGI's ``(host, port)``, or None (Unix sockets)."""
+    if isinstance(info, tuple) and len(info) >= 2:
+        return (str(info[0]), int(info[1]))
+    return None
+
+
+def describe_peer(address: tuple[str, int] | None) -> str:
+    """``127.0.0.1:53012`` for log lines."""
+    return f"{address[0]}:{address[1]}" if address else "a client"

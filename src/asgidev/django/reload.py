@@ -4,8 +4,8 @@ Django's own autoreloader does the same through its ``file_changed`` signal:
 reset the cached template loaders when a file under a template directory
 changes (which also forgets "template does not exist", so new files are found),
 and clear the translation caches when a ``*.mo`` file changes. Both only drop
-caches, so they are safe between requests. Not yet called by the supervisor;
-see ``apply_in_place``.
+caches, so they are safe between requests. The reload worker calls
+``apply_in_place`` when the supervisor reports a batch of such changes.
 """
 
 from __future__ import annotations

@@ -56,9 +56,15 @@ class LiveReload:
         else:
             await self.app(scope, receive, send)
 
+    def notify_reload(self) -> None:
+        """Tell every open page to reload (the server changed what it renders without a restart)."""
+        self._broadcast(json.dumps({"type": "reload"}))
+
     def notify_assets(self, paths: list[str]) -> None:
         """Tell every open page that these stylesheets changed."""
-        message = json.dumps({"type": "css", "paths": paths})
+        self._broadcast(json.dumps({"type": "css", "paths": paths}))
+
+    def _broadcast(self, message: str) -> None:
         for queue in self._clients:
             if queue.full():
                 queue.get_nowait()

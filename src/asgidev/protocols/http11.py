@@ -17,12 +17,11 @@ from __future__ import annotations
 
 import enum
 import http
-import re
-import time
-from email.utils import formatdate
 from typing import Final
 
 import h11
+
+from asgidev.protocols.headers import FORBIDDEN_VALUE, TOKEN_CHARS, DefaultHeaders
 
 # A request head (request line + headers) larger than this is refused with 431.
 # 64 KiB is generous for cookies and long URLs yet bounds what a client can
@@ -44,56 +43,7 @@ Event = h11.Request | h11.Data | h11.EndOfMessage | h11.ConnectionClosed | type[
 
 # Status lines computed once (with reason phrases; h11 would send none).
 _STATUS_LINES: Final = {s.value: b"HTTP/1.1 %d %s\r\n" % (s.value, s.phrase.encode()) for s in http.HTTPStatus}
-# RFC 9110 section 5.6.2: header names are tokens.
-_TOKEN_CHARS: Final = b"!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-# Control characters a field value must not carry (RFC 9110 section 5.5): CR and
-# LF would end the header (response splitting); clients reject the others. HTAB is allowed.
-_FORBIDDEN_VALUE: Final = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")
 _CONTINUE: Final = b"HTTP/1.1 100 Continue\r\n\r\n"
-
-
-class DefaultHeaders:
-    """Headers the server adds unless the app sets them (Server, Date, ``--header``), serialised once.
-
-    The Date value is re-formatted at most once a second (RFC 9110 section 6.6.1).
-    """
-
-    __slots__ = ("_date_second", "_headers", "_lines", "_static", "is_dated", "names")
-
-    def __init__(self, headers: list[tuple[bytes, bytes]], *, is_dated: bool) -> None:
-        for name, value in headers:
-            if not name or name.translate(None, _TOKEN_CHARS) or _FORBIDDEN_VALUE.search(value):
-                raise ValueError(f"invalid default header {name!r}")
-        self._headers = headers
-        self.is_dated = is_dated
-        self.names = frozenset(name for name, _ in headers) | ({b"date"} if is_dated else frozenset())
-        self._static = b"".join(b"%s: %s\r\n" % pair for pair in headers)
-        self._date_second = -1
-        self._lines = self._static
-
-    def lines(self) -> bytes:
-        """All default header lines, ready to send."""
-        if self.is_dated:
-            now = int(time.time())
-            if now != self._date_second:
-                self._date_second = now
-                self._lines = self._static + b"date: %s\r\n" % formatdate(now, usegmt=True).encode("ascii")
-        return self._lines
-
-    def lines_without(self, names: set[bytes]) -> bytes:
-        """The default lines except those the app set itself (the rare path)."""
-        kept = b"".join(b"%s: %s\r\n" % (n, v) for n, v in self._headers if n not in names)
-        if self.is_dated and b"date" not in names:
-            kept += b"date: %s\r\n" % formatdate(time.time(), usegmt=True).encode("ascii")
-        return kept
-
-    def merged(self, app_headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
-        """Defaults the app did not set, then the app's headers, as pairs (for non-HTTP/1.1 serialisers)."""
-        names = {name for name, _ in app_headers}
-        merged = [pair for pair in self._headers if pair[0] not in names]
-        if self.is_dated and b"date" not in names:
-            merged.append((b"date", formatdate(time.time(), usegmt=True).encode("ascii")))
-        return merged + list(app_headers)
 
 
 class HTTPProtocolError(Exception):
@@ -317,9 +267,9 @@ class HTTP11Protocol:
         length = -1
         has_connection_close = False
         for name, value in headers:
-            if not name or name.translate(None, _TOKEN_CHARS):
+            if not name or name.translate(None, TOKEN_CHARS):
                 raise InvalidResponseError(f"invalid header name {name!r}")
-            if _FORBIDDEN_VALUE.search(value):
+            if FORBIDDEN_VALUE.search(value):
                 raise InvalidResponseError(f"invalid characters in the value of header {name.decode('latin-1')!r}")
             if name in default_names:
                 overridden = {name} if overridden is None else overridden | {name}

@@ -11,8 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import time
-from typing import Any, Protocol
+from typing import Protocol
 
 import h11
 
@@ -20,8 +19,9 @@ from asgidev._types import Headers
 from asgidev.asgi.http import ClientDisconnectedError, HTTPCycle, RequestState, ResponseState
 from asgidev.asgi.scope import http_scope
 from asgidev.protocols import http11
-from asgidev.server.host_guard import rejection_message
-from asgidev.server.shared import ServerShared, access_logger
+from asgidev.server.deadline import Deadline
+from asgidev.server.shared import ServerShared, access_logger, log_access
+from asgidev.sockets import describe_peer, peer_address
 
 logger = logging.getLogger(__name__)
 
@@ -45,20 +45,18 @@ class HTTPConnection(asyncio.Protocol):
     """Serves requests from one client in order, one at a time (RFC 9112 section 9.3.2)."""
 
     __slots__ = (
-        "_deadline",
         "_initial_data",
         "_is_closing",
         "_is_handoff_waiting",
-        "_is_idle_timer",
         "_is_pipeline_paused",
         "_is_reading_paused",
         "_is_write_paused",
         "_pipelined_bytes",
-        "_timer",
         "_upgrade",
         "_write_waiter",
         "client",
         "cycle",
+        "deadline",
         "loop",
         "protocol",
         "server",
@@ -76,9 +74,7 @@ class HTTPConnection(asyncio.Protocol):
         self.server: tuple[str, int] | None = None
         self.cycle: HTTPCycle | None = None
         self.task: asyncio.Task[None] | None = None
-        self._timer: asyncio.TimerHandle | None = None
-        self._deadline: float | None = None
-        self._is_idle_timer = False
+        self.deadline = Deadline(self.loop, self._on_timeout)
         self._is_reading_paused = False
         self._is_pipeline_paused = False
         self._pipelined_bytes = 0
@@ -94,8 +90,8 @@ class HTTPConnection(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
-        self.client = _address(transport.get_extra_info("peername"))
-        self.server = _address(transport.get_extra_info("sockname"))
+        self.client = peer_address(transport.get_extra_info("peername"))
+        self.server = peer_address(transport.get_extra_info("sockname"))
         self.shared.connections.add(self)
         if self._initial_data:
             self.protocol.receive_data(self._initial_data)
@@ -104,7 +100,7 @@ class HTTPConnection(asyncio.Protocol):
             self._is_closing = True
             self._close_idle()
             return
-        self._set_timer(self.shared.config.timeout_request_head)
+        self.deadline.set(self.shared.config.timeout_request_head)
         if self._initial_data:
             self._initial_data = b""
             self._process()
@@ -124,7 +120,7 @@ class HTTPConnection(asyncio.Protocol):
         return None
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._stop_timer()
+        self.deadline.stop()
         self.shared.connection_closed(self)
         cycle = self.cycle
         if cycle is not None and cycle.response_state is not ResponseState.COMPLETE:
@@ -153,7 +149,7 @@ class HTTPConnection(asyncio.Protocol):
                 return
             kind = type(event)
             if kind is http11.Data:
-                self._cancel_timer()  # the body is moving: restart the slow-body clock at the next wait
+                self.deadline.clear()  # the body is moving: restart the slow-body clock at the next wait
                 cycle = self.cycle
                 if self.shared.limit_request_body is not None and cycle is not None and self._over_body_limit(cycle, len(event.data)):  # type: ignore[union-attr]
                     return
@@ -164,7 +160,7 @@ class HTTPConnection(asyncio.Protocol):
                 if self._upgrade is not None and self.cycle is None:
                     return  # handed over to the WebSocket path
             elif kind is http11.EndOfMessage:
-                self._cancel_timer()
+                self.deadline.clear()
                 cycle = self.cycle
                 if cycle is not None:
                     cycle.feed_end()
@@ -176,17 +172,16 @@ class HTTPConnection(asyncio.Protocol):
                 cycle = self.cycle
                 if cycle is None:
                     # Idle, or part of the next head arrived: the head timeout starts with its first bytes.
-                    if self._deadline is None or (self._is_idle_timer and protocol.has_partial_request):
-                        self._is_idle_timer = False
-                        self._set_timer(self.shared.config.timeout_request_head)
-                elif self._deadline is None and (
+                    if not self.deadline.is_set or (self.deadline.is_idle and protocol.has_partial_request):
+                        self.deadline.set(self.shared.config.timeout_request_head)
+                elif not self.deadline.is_set and (
                     cycle.request_state is RequestState.RECEIVING
                     and not self._is_reading_paused
                     and not protocol.is_waiting_for_100_continue
                 ):
                     # Only while the client is the one expected to send: not while
                     # we hold it back (paused reading, 100 Continue not yet sent).
-                    self._set_timer(self.shared.config.timeout_request_body)
+                    self.deadline.set(self.shared.config.timeout_request_body)
                 return
             elif event is http11.PAUSED:
                 self._is_pipeline_paused = True
@@ -196,21 +191,11 @@ class HTTPConnection(asyncio.Protocol):
                 return
 
     def _start_request(self, request: h11.Request) -> None:
-        self._cancel_timer()
+        self.deadline.clear()
         shared = self.shared
-        limit = shared.limit_request_body
-        if limit is not None and self.protocol.content_length is not None and self.protocol.content_length > limit:
-            self._reject(413, f"Content Too Large: the request body may be at most {limit} bytes (--limit-request-body).")
-            return
-        if not shared.host_guard.is_allowed(self.protocol.host):
-            assert self.protocol.host is not None
-            logger.warning(
-                "Refused a request for Host %r (DNS-rebinding protection; see --allowed-host).", self.protocol.host.decode("latin-1")[:100]
-            )
-            self._reject(400, rejection_message(self.protocol.host))
-            return
-        if shared.limit_concurrency is not None and shared.active_requests >= shared.limit_concurrency:
-            self._reject(503, "Service Unavailable: the server is at its --limit-concurrency.")
+        refusal = shared.refusal(self.protocol.host, self.protocol.content_length)
+        if refusal is not None:
+            self._reject(*refusal)
             return
         headers = self.protocol.headers
         if self.protocol.has_upgrade and self._upgrade is not None and self._upgrade.wants(headers):
@@ -250,7 +235,7 @@ class HTTPConnection(asyncio.Protocol):
         if self.protocol.starts_like_tls and self.shared.scheme == "http":
             logger.warning(
                 "A client from %s spoke TLS to this port: this server speaks HTTP, not HTTPS. Use http:// URLs (or start asgidev with --https).",
-                _shown(self.client),
+                describe_peer(self.client),
             )
             self.transport.close()
             return
@@ -269,11 +254,11 @@ class HTTPConnection(asyncio.Protocol):
             return
         if self.protocol.is_waiting_for_100_continue:
             self.transport.write(self.protocol.continue_response())
-            self._set_timer(self.shared.config.timeout_request_body)
+            self.deadline.set(self.shared.config.timeout_request_body)
         if self._is_reading_paused and not self._is_pipeline_paused:
             self._is_reading_paused = False
             self.transport.resume_reading()
-            self._set_timer(self.shared.config.timeout_request_body)
+            self.deadline.set(self.shared.config.timeout_request_body)
 
     def write_response(self, cycle: HTTPCycle, head: tuple[int, Headers] | None, body: bytes, *, end: bool) -> None:
         if cycle is not self.cycle or self.transport.is_closing():
@@ -332,7 +317,7 @@ class HTTPConnection(asyncio.Protocol):
 
     def _response_complete(self, cycle: HTTPCycle) -> None:
         if self.shared.is_access_log:
-            _log_access(cycle)
+            log_access(cycle)
         protocol = self.protocol
         if not protocol.is_keep_alive_ready:
             # The exchange cannot be followed by another (Connection: close,
@@ -345,8 +330,7 @@ class HTTPConnection(asyncio.Protocol):
         if self._is_closing:
             self._close_idle()
             return
-        self._set_timer(self.shared.config.timeout_keep_alive)
-        self._is_idle_timer = True
+        self.deadline.set(self.shared.config.timeout_keep_alive, is_idle=True)
         if self._is_reading_paused:
             # Paused for body backpressure or pipelining: the next request may be waiting.
             self._is_reading_paused = False
@@ -389,7 +373,7 @@ class HTTPConnection(asyncio.Protocol):
 
     def hand_over(self) -> None:
         """An upgrade took over the transport: stop tracking it as an HTTP connection."""
-        self._stop_timer()
+        self.deadline.stop()
         self.shared.connections.discard(self)
 
     def abort(self) -> None:
@@ -402,7 +386,7 @@ class HTTPConnection(asyncio.Protocol):
         if not self._is_reading_paused:
             self._is_reading_paused = True
             self.transport.pause_reading()
-            self._cancel_timer()  # the app, not the client, is holding things up
+            self.deadline.clear()  # the app, not the client, is holding things up
 
     def _wake_writer(self) -> None:
         waiter = self._write_waiter
@@ -411,40 +395,6 @@ class HTTPConnection(asyncio.Protocol):
             if not waiter.done():
                 waiter.set_result(None)
 
-    # One timer per connection guards whichever wait is current (request head,
-    # request body, idle keep-alive). Moving the deadline only stores a number;
-    # the loop's timer is re-armed when it fires early, so a busy keep-alive
-    # connection does not schedule and cancel a timer for every request.
-
-    def _set_timer(self, seconds: float) -> None:
-        deadline = self.loop.time() + seconds
-        self._deadline = deadline
-        timer = self._timer
-        if timer is None or deadline < timer.when():
-            if timer is not None:
-                timer.cancel()
-            self._timer = self.loop.call_at(deadline, self._on_timer)
-
-    def _cancel_timer(self) -> None:
-        self._deadline = None
-
-    def _stop_timer(self) -> None:
-        self._deadline = None
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-
-    def _on_timer(self) -> None:
-        self._timer = None
-        deadline = self._deadline
-        if deadline is None:
-            return
-        if self.loop.time() < deadline:
-            self._timer = self.loop.call_at(deadline, self._on_timer)
-            return
-        self._deadline = None
-        self._on_timeout()
-
     def _on_timeout(self) -> None:
         """Idle keep-alive ended, or a client was too slow sending its request head or body."""
         cycle = self.cycle
@@ -452,7 +402,7 @@ class HTTPConnection(asyncio.Protocol):
             if self.protocol.has_partial_request:
                 logger.info(
                     "Request head from %s not complete within %gs; closing (slow client).",
-                    _shown(self.client),
+                    describe_peer(self.client),
                     self.shared.config.timeout_request_head,
                 )
                 self._reject(408, "Request Timeout: the request head did not arrive in time.")
@@ -460,38 +410,12 @@ class HTTPConnection(asyncio.Protocol):
                 self.transport.close()  # idle keep-alive connection
         elif cycle.request_state is RequestState.RECEIVING:
             logger.info(
-                "Request body from %s stalled for %gs; closing (slow client).", _shown(self.client), self.shared.config.timeout_request_body
+                "Request body from %s stalled for %gs; closing (slow client).",
+                describe_peer(self.client),
+                self.shared.config.timeout_request_body,
             )
             cycle.feed_disconnect()
             if not self.protocol.is_response_started:
                 self._reject(408, "Request Timeout: the request body stalled.")
             else:
                 self.transport.close()
-
-
-def _log_access(cycle: HTTPCycle) -> None:
-    scope = cycle.scope
-    elapsed_ms = (time.perf_counter() - cycle.started_at) * 1000
-    target = scope["raw_path"].decode("latin-1")
-    if scope["query_string"]:
-        target += "?" + scope["query_string"].decode("latin-1")
-    access_logger.info(
-        '"%s %s HTTP/%s" %d %d %.1fms',
-        scope["method"],
-        target,
-        scope["http_version"],
-        cycle.status,
-        cycle.body_bytes,
-        elapsed_ms,
-        extra={"status_code": cycle.status},
-    )
-
-
-def _shown(address: tuple[str, int] | None) -> str:
-    return f"{address[0]}:{address[1]}" if address else "a client"
-
-
-def _address(info: Any) -> tuple[str, int] | None:
-    if isinstance(info, tuple) and len(info) >= 2:
-        return (str(info[0]), int(info[1]))
-    return None

@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 from typing import Any
 
 from asgidev import __version__
 from asgidev._types import ASGIApp, Headers
+from asgidev.asgi.http import HTTPCycle
 from asgidev.asgi.scope import ProxyTrust
 from asgidev.config import Config
-from asgidev.protocols.http11 import DefaultHeaders
-from asgidev.server.host_guard import HostGuard
+from asgidev.protocols.headers import DefaultHeaders
+from asgidev.server.host_guard import HostGuard, rejection_message
 
 access_logger = logging.getLogger("asgidev.access")
+logger = logging.getLogger(__name__)
 
 
 class ServerShared:
@@ -49,6 +52,19 @@ class ServerShared:
         self.handoff: Callable[[int, bytes], None] | None = None
         self.version = __version__
 
+    def refusal(self, host: bytes | None, content_length: int | None) -> tuple[int, str] | None:
+        """Why a request must be answered without the app (status, one-line reason), or None to serve it."""
+        limit = self.limit_request_body
+        if limit is not None and content_length is not None and content_length > limit:
+            return 413, f"Content Too Large: the request body may be at most {limit} bytes (--limit-request-body)."
+        if not self.host_guard.is_allowed(host):
+            assert host is not None
+            logger.warning("Refused a request for Host %r (DNS-rebinding protection; see --allowed-host).", host.decode("latin-1")[:100])
+            return 400, rejection_message(host)
+        if self.limit_concurrency is not None and self.active_requests >= self.limit_concurrency:
+            return 503, "Service Unavailable: the server is at its --limit-concurrency."
+        return None
+
     def connection_closed(self, connection: Any) -> None:
         self.connections.discard(connection)
         if self.is_shutting_down and not self.connections:
@@ -57,3 +73,22 @@ class ServerShared:
     def default_headers(self, app_headers: Headers) -> Headers:
         """The app's headers plus Server/Date/--header defaults it did not set itself."""
         return self.defaults.merged(app_headers)
+
+
+def log_access(cycle: HTTPCycle) -> None:
+    """One access-log line for a completed response, runserver-style plus the duration."""
+    scope = cycle.scope
+    elapsed_ms = (time.perf_counter() - cycle.started_at) * 1000
+    target = scope["raw_path"].decode("latin-1")
+    if scope["query_string"]:
+        target += "?" + scope["query_string"].decode("latin-1")
+    access_logger.info(
+        '"%s %s HTTP/%s" %d %d %.1fms',
+        scope["method"],
+        target,
+        scope["http_version"],
+        cycle.status,
+        cycle.body_bytes,
+        elapsed_ms,
+        extra={"status_code": cycle.status},
+    )

@@ -2,8 +2,10 @@
 
 Over one Unix socket pair per worker:
   worker -> supervisor: READY (serving the app), BROKEN (serving the error page),
+                        APPLIED / RESTART (answer to APPLY: handled in place, or a restart is needed),
                         CONN (an idle client connection handed back, with its fd and any bytes already read)
-  supervisor -> worker: GO (load the app and serve; JSON options), ASSETS (stylesheets changed, for
+  supervisor -> worker: GO (load the app and serve; JSON options), APPLY (templates or translations
+                        changed: reset them in place if the app can; JSON list of paths), ASSETS (stylesheets changed, for
                         live reload; JSON list of paths), STOP (stop accepting, finish
                         in-flight work, hand idle connections back),
                         CONN (adopt this client connection)
@@ -46,6 +48,9 @@ class Kind(enum.IntEnum):
     CONN = 4
     GO = 5
     ASSETS = 6
+    APPLY = 7
+    APPLIED = 8
+    RESTART = 9
 
 
 @dataclass(frozen=True, slots=True)

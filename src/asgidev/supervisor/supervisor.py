@@ -98,6 +98,8 @@ class Supervisor:
         self.pending_connections: deque[tuple[int, bytes]] = deque()
         self.reload_reason = ""
         self.reload_started: float | None = None
+        # An APPLY awaiting its answer: (worker, change description, when sent).
+        self.pending_apply: tuple[Worker, str, float] | None = None
         self.crash_count = 0
         self.is_stopping = False
         self.is_announced = False
@@ -140,7 +142,14 @@ class Supervisor:
         # Imported here, after the first worker is on its way: watchfiles is not needed to start serving.
         from watchfiles import awatch
 
-        from asgidev.supervisor.watcher import describe_changes, is_asset, reload_filter, short_names, watch_roots
+        from asgidev.supervisor.watcher import (
+            describe_changes,
+            is_asset,
+            is_template_or_translation,
+            reload_filter,
+            short_names,
+            watch_roots,
+        )
 
         roots = watch_roots(self.config)
         if not roots:
@@ -148,10 +157,27 @@ class Supervisor:
             return
         watch_filter = reload_filter(self.config)
         async for changes in awatch(*roots, watch_filter=watch_filter, step=WATCH_STEP_MS, debounce=WATCH_DEBOUNCE_MS):
-            if self.config.live_reload and all(is_asset(path) for _, path in changes):
+            paths = [path for _, path in changes]
+            if self.config.live_reload and all(is_asset(path) for path in paths):
                 self.swap_assets(short_names(changes, roots))
+            elif all(is_template_or_translation(path) for path in paths):
+                self.apply_in_place(paths, describe_changes(changes, roots))
             else:
                 self.reload(describe_changes(changes, roots))
+
+    def apply_in_place(self, paths: list[str], reason: str) -> None:
+        """Templates or translations changed: ask the worker to drop its caches; it answers RESTART if it cannot."""
+        logger.info("Changed: %s. Applying in place.", reason)
+        current = self.current
+        if current is None or current.state is not WorkerState.SERVING:
+            self.reload(reason)
+            return
+        try:
+            current.control.send(Kind.APPLY, json.dumps(paths).encode())
+        except OSError:
+            self.reload(reason)
+            return
+        self.pending_apply = (current, reason, time.perf_counter())
 
     def swap_assets(self, paths: list[str]) -> None:
         """Stylesheets changed: the current worker tells open pages to swap them, no restart."""
@@ -166,6 +192,7 @@ class Supervisor:
         if self.is_stopping:
             return
         logger.info("Changed: %s. Reloading.", reason)
+        self.pending_apply = None
         self.reload_reason = reason
         self.reload_started = time.perf_counter()
         self.crash_count = 0
@@ -247,6 +274,13 @@ class Supervisor:
             if worker is self.current:
                 self.is_announced = True
                 self._on_current_ready(worker)
+        elif message.kind in (Kind.APPLIED, Kind.RESTART) and self.pending_apply is not None and self.pending_apply[0] is worker:
+            _, reason, started = self.pending_apply
+            self.pending_apply = None
+            if message.kind is Kind.APPLIED:
+                logger.info("Applied in place in %.0f ms, no restart needed (changed: %s)", (time.perf_counter() - started) * 1000, reason)
+            else:
+                self.reload(reason)
         elif message.kind is Kind.CONN and message.fd is not None:
             self.pending_connections.append((message.fd, message.payload))
             self._forward_connections()

@@ -103,6 +103,15 @@ def reload_filter(config: Config) -> ReloadFilter:
     return ReloadFilter(watch_roots(config), config.reload_includes, config.reload_excludes, with_assets=config.live_reload)
 
 
+def is_template_or_translation(path: str) -> bool:
+    """A file a running Django worker can pick up by dropping caches, without a restart."""
+    parts = Path(path).parts
+    name = parts[-1]
+    if fnmatch.fnmatch(name, "*.mo"):
+        return True
+    return "templates" in parts[:-1] and any(fnmatch.fnmatch(name, p) for p in TEMPLATE_PATTERNS)
+
+
 def is_asset(path: str) -> bool:
     """A file live reload swaps in place instead of restarting the worker."""
     return any(fnmatch.fnmatch(os.path.basename(path), pattern) for pattern in ASSET_PATTERNS)

@@ -9,6 +9,7 @@ page with the traceback, until the supervisor replaces it after the fix.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -103,12 +104,27 @@ def _on_control(control: ControlChannel, server: Server, live: LiveReload | None
             server.request_shutdown()
         elif message.kind == Kind.ASSETS and live is not None:
             live.notify_assets(json.loads(message.payload))
+        elif message.kind == Kind.APPLY:
+            is_applied = _apply_in_place(json.loads(message.payload))
+            with contextlib.suppress(OSError):
+                control.send(Kind.APPLIED if is_applied else Kind.RESTART)
+            if is_applied and live is not None:
+                live.notify_reload()
         elif message.kind == Kind.CONN and message.fd is not None:
             sock = socket.socket(fileno=message.fd)
             sock.setblocking(False)
             task = asyncio.ensure_future(server.adopt_connection(sock, message.payload))
             _adoptions.add(task)
             task.add_done_callback(_adoptions.discard)
+
+
+def _apply_in_place(paths: list[str]) -> bool:
+    """Let a Django app pick up template/translation edits without a restart; False: restart instead."""
+    if "django" not in sys.modules:
+        return False
+    from asgidev.django.reload import apply_in_place
+
+    return apply_in_place(paths)
 
 
 def _hand_back(control: ControlChannel, fd: int, pending: bytes) -> None:

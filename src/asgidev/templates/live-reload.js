@@ -26,7 +26,7 @@
     socket.onmessage = (event) => {
       delay = FIRST_DELAY_MS;
       const message = JSON.parse(event.data);
-      if (message.type === "hello" && message.generation !== generation) {
+      if ((message.type === "hello" && message.generation !== generation) || message.type === "reload") {
         location.reload();
       } else if (message.type === "css") {
         swapStylesheets(message.paths);
