@@ -1,6 +1,6 @@
 """``python -m asgidev``: the same as the ``asgidev`` command."""
 
-from asgidev.cli import main
+from asgidev.launch import main
 
 if __name__ == "__main__":
     main()

@@ -28,17 +28,18 @@ from typing import Any
 
 from asgidev.config import Config
 
-# How a worker finds its configuration and descriptors (read by supervisor/worker.py).
-ENV_CONFIG = "ASGIDEV_WORKER_CONFIG"
-ENV_LISTEN_FDS = "ASGIDEV_LISTEN_FDS"
+# How a worker finds its control channel, and (when known at spawn) the app
+# directory it may pre-import for. Its configuration and listening sockets come
+# with GO, so a worker can be started before the command line is even parsed.
 ENV_CONTROL_FD = "ASGIDEV_CONTROL_FD"
+ENV_APP_DIR = "ASGIDEV_APP_DIR"
 
 # Messages are tiny except CONN, whose payload holds bytes the worker had
 # already read from the client (at most one partial request head).
 MAX_MESSAGE_BYTES = 256 * 1024
 # How long a send may block: the peer reads promptly; past this it is stuck.
 SEND_TIMEOUT_S = 5.0
-_HEADER = struct.Struct("!IB")  # payload length, kind
+_HEADER = struct.Struct("!IBB")  # payload length, kind, number of file descriptors attached
 
 
 class Kind(enum.IntEnum):
@@ -57,18 +58,19 @@ class Kind(enum.IntEnum):
 class Message:
     kind: Kind
     payload: bytes = b""
-    fd: int | None = None
+    fds: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
 class GoOptions:
     """The payload of GO: what the worker should serve and print."""
 
+    config: str = ""  # the Config as JSON (config_to_json)
     print_banner: bool = False
     crash_report: str = ""
 
     def encode(self) -> bytes:
-        return json.dumps({"print_banner": self.print_banner, "crash_report": self.crash_report}).encode()
+        return json.dumps({"config": self.config, "print_banner": self.print_banner, "crash_report": self.crash_report}).encode()
 
     @classmethod
     def decode(cls, payload: bytes) -> GoOptions:
@@ -101,7 +103,7 @@ class ControlChannel:
 
     def send(self, kind: Kind, payload: bytes = b"", fds: Sequence[int] = ()) -> None:
         """Send one message (blocking briefly)."""
-        data = _HEADER.pack(len(payload), kind) + payload
+        data = _HEADER.pack(len(payload), kind, len(fds)) + payload
         if fds:
             socket.send_fds(self.sock, [data], list(fds))
         else:
@@ -126,7 +128,7 @@ class ControlChannel:
         self._fds.extend(fds)
         messages = []
         while len(self._buffer) >= _HEADER.size:
-            length, kind = _HEADER.unpack_from(self._buffer)
+            length, kind, fd_count = _HEADER.unpack_from(self._buffer)
             if length > MAX_MESSAGE_BYTES:
                 raise ChannelClosedError(f"control message too large ({length} bytes)")
             end = _HEADER.size + length
@@ -134,8 +136,9 @@ class ControlChannel:
                 break
             payload = self._buffer[_HEADER.size : end]
             self._buffer = self._buffer[end:]
-            fd = self._fds.pop(0) if kind == Kind.CONN and self._fds else None
-            messages.append(Message(Kind(kind), payload, fd))
+            attached = tuple(self._fds[:fd_count])
+            del self._fds[:fd_count]
+            messages.append(Message(Kind(kind), payload, attached))
         return messages
 
     def wait_message(self) -> Message | None:

@@ -22,16 +22,12 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import time
 from collections import deque
 
 from asgidev.config import Config
 from asgidev.sockets import bind_sockets
 from asgidev.supervisor.handoff import (
-    ENV_CONFIG,
-    ENV_CONTROL_FD,
-    ENV_LISTEN_FDS,
     ChannelClosedError,
     ControlChannel,
     GoOptions,
@@ -39,6 +35,7 @@ from asgidev.supervisor.handoff import (
     Message,
     config_to_json,
 )
+from asgidev.supervisor.spawn import spawn_worker, take_early
 from asgidev.tls import build_ssl_context
 
 logger = logging.getLogger("asgidev.reload")
@@ -110,8 +107,13 @@ class Supervisor:
         """Supervise until SIGINT/SIGTERM; returns the exit code."""
         loop = asyncio.get_running_loop()
         self._install_signals(loop)
+        # Watch before the first worker serves: an edit made right after the
+        # banner appears must not be missed. (The worker is already starting:
+        # see supervisor/spawn.py.)
+        watching = asyncio.Event()
+        watcher = asyncio.create_task(self._watch(watching))
+        await watching.wait()
         self._start_worker()
-        watcher = asyncio.create_task(self._watch())
         await self._stop.wait()
         watcher.cancel()
         await asyncio.gather(watcher, return_exceptions=True)
@@ -138,8 +140,8 @@ class Supervisor:
 
     # -- reloading ------------------------------------------------------------
 
-    async def _watch(self) -> None:
-        # Imported here, after the first worker is on its way: watchfiles is not needed to start serving.
+    async def _watch(self, watching: asyncio.Event) -> None:
+        # Imported here, once the first worker is on its way.
         from watchfiles import awatch
 
         from asgidev.supervisor.watcher import (
@@ -154,9 +156,17 @@ class Supervisor:
         roots = watch_roots(self.config)
         if not roots:
             logger.warning("No directory to watch; code changes will not reload the server.")
+            watching.set()
             return
-        watch_filter = reload_filter(self.config)
-        async for changes in awatch(*roots, watch_filter=watch_filter, step=WATCH_STEP_MS, debounce=WATCH_DEBOUNCE_MS):
+        batches = awatch(*roots, watch_filter=reload_filter(self.config), step=WATCH_STEP_MS, debounce=WATCH_DEBOUNCE_MS)
+        next_batch = asyncio.ensure_future(anext(batches))
+        # One loop turn runs the generator up to its first wait, by which time
+        # watchfiles has registered its OS watches: from here no edit is missed.
+        await asyncio.sleep(0)
+        watching.set()
+        while True:
+            changes = await next_batch
+            next_batch = asyncio.ensure_future(anext(batches))
             paths = [path for _, path in changes]
             if self.config.live_reload and all(is_asset(path) for path in paths):
                 self.swap_assets(short_names(changes, roots))
@@ -235,19 +245,13 @@ class Supervisor:
         self.current = worker
         # If it died meanwhile, its end-of-file arrives through _on_control.
         with contextlib.suppress(OSError):
-            worker.control.send(Kind.GO, GoOptions(print_banner, crash_report).encode())
+            go = GoOptions(config_to_json(self.config), print_banner, crash_report)
+            worker.control.send(Kind.GO, go.encode(), [s.fileno() for s in self.sockets])
         return worker
 
     def _spawn(self) -> Worker:
-        """Start a worker process that waits for GO."""
-        control, theirs = ControlChannel.pair()
-        env = dict(os.environ)
-        env[ENV_CONFIG] = config_to_json(self.config)
-        env[ENV_LISTEN_FDS] = ",".join(str(s.fileno()) for s in self.sockets)
-        env[ENV_CONTROL_FD] = str(theirs.fileno())
-        fds = (*(s.fileno() for s in self.sockets), theirs.fileno())
-        process = subprocess.Popen([sys.executable, "-m", "asgidev.supervisor.worker"], env=env, pass_fds=fds)
-        theirs.close()
+        """Start a worker process that waits for GO (or adopt the one started before parsing the command line)."""
+        process, control = take_early() or spawn_worker(os.path.abspath(self.config.app_dir))
         worker = Worker(process, control, is_crash_page=False)
         self.workers.append(worker)
         asyncio.get_running_loop().add_reader(control.fileno(), self._on_control, worker)
@@ -281,8 +285,8 @@ class Supervisor:
                 logger.info("Applied in place in %.0f ms, no restart needed (changed: %s)", (time.perf_counter() - started) * 1000, reason)
             else:
                 self.reload(reason)
-        elif message.kind is Kind.CONN and message.fd is not None:
-            self.pending_connections.append((message.fd, message.payload))
+        elif message.kind is Kind.CONN and message.fds:
+            self.pending_connections.append((message.fds[0], message.payload))
             self._forward_connections()
 
     def _on_current_ready(self, worker: Worker) -> None:

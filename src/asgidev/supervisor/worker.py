@@ -27,9 +27,8 @@ from asgidev.runner import LoadedApp, load_app
 from asgidev.server.server import Server
 from asgidev.server.signals import install_loop_error_handler
 from asgidev.supervisor.handoff import (
-    ENV_CONFIG,
+    ENV_APP_DIR,
     ENV_CONTROL_FD,
-    ENV_LISTEN_FDS,
     ChannelClosedError,
     ControlChannel,
     GoOptions,
@@ -110,8 +109,8 @@ def _on_control(control: ControlChannel, server: Server, live: LiveReload | None
                 control.send(Kind.APPLIED if is_applied else Kind.RESTART)
             if is_applied and live is not None:
                 live.notify_reload()
-        elif message.kind == Kind.CONN and message.fd is not None:
-            sock = socket.socket(fileno=message.fd)
+        elif message.kind == Kind.CONN and message.fds:
+            sock = socket.socket(fileno=message.fds[0])
             sock.setblocking(False)
             task = asyncio.ensure_future(server.adopt_connection(sock, message.payload))
             _adoptions.add(task)
@@ -151,32 +150,34 @@ def _print_banner(config: Config, loaded: LoadedApp, sockets: list[socket.socket
     sys.stdout.flush()
 
 
-def _prewarm(config: Config) -> None:
+def _prewarm(app_dir: str) -> None:
     """Load what the app will need that is not the user's code (Django's modules, say)."""
-    if config.app is None or "django" in config.app or os.path.exists(os.path.join(config.app_dir, "manage.py")):
+    if os.path.exists(os.path.join(app_dir, "manage.py")):
         from asgidev.django.prewarm import prewarm_django
 
-        prewarm_django(config.app_dir)
+        prewarm_django(app_dir)
 
 
 def main() -> None:
     """Entry point of the worker subprocess."""
     # Ctrl+C reaches the whole process group; the supervisor decides what it means.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    config = config_from_json(os.environ[ENV_CONFIG])
-    configure_logging(config)
-    sockets = [socket.socket(fileno=int(fd)) for fd in os.environ[ENV_LISTEN_FDS].split(",")]
-    for sock in sockets:
-        sock.setblocking(False)
     control = ControlChannel(socket.socket(fileno=int(os.environ[ENV_CONTROL_FD])))
     # A worker starts as a spare: Python and asgidev are loaded, the user's code
-    # is not. The supervisor says GO when a change needs a fresh worker, which
-    # saves the interpreter start-up from every reload.
-    _prewarm(config)
+    # is not. The supervisor says GO, with the configuration and the listening
+    # sockets, when a change needs a fresh worker: every reload is spared the
+    # interpreter's start-up.
+    if os.environ.get(ENV_APP_DIR):
+        _prewarm(os.environ[ENV_APP_DIR])
     message = control.wait_message()
     if message is None or message.kind is not Kind.GO:
         return
     go = GoOptions.decode(message.payload)
+    config = config_from_json(go.config)
+    configure_logging(config)
+    sockets = [socket.socket(fileno=fd) for fd in message.fds]
+    for sock in sockets:
+        sock.setblocking(False)
     # Loaded before the event loop starts, as with --no-reload: code that runs
     # at import (Django's database access in urls.py, say) must not find itself
     # inside a running loop.
