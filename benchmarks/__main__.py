@@ -19,6 +19,8 @@ from typing import Any
 from benchmarks import affinity, prerequisites, report, summary
 from benchmarks.load import default_client
 from benchmarks.measure_embedding import run_embedding
+from benchmarks.measure_live_reload import run_live_reload
+from benchmarks.measure_live_reload import summarize as summarize_live_reload
 from benchmarks.measure_memory import run_slow_reader
 from benchmarks.measure_reload import run_reload
 from benchmarks.measure_startup import run_startup
@@ -27,7 +29,7 @@ from benchmarks.throughput import WORKLOADS, run_throughput
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 DOCS_DIR = Path(__file__).resolve().parent.parent / "docs"
-EXTRAS = ("startup", "slow-reader", "reload", "embedding")
+EXTRAS = ("startup", "slow-reader", "reload", "live-reload", "embedding")
 VERSIONED = ("asgidev", "uvicorn", "h11", "httptools", "uvloop", "hypercorn", "daphne", "django")
 
 
@@ -137,6 +139,11 @@ def _measure_all(
         samples, found = run_reload(servers, 3 if args.quick else 10, _log)
         results["reload"] = {"samples": samples, "summary": summary.summarize_reload(samples)}
         results["reload_pending"] = [p.split(":")[0].removeprefix("reload ") for p in found if "asgidev" in p]
+        problems += found
+    if "live-reload" in extras and "asgidev" in servers:
+        _log("live reload in a browser:")
+        samples, found = run_live_reload(3 if args.quick else 10, _log)
+        results["live_reload"] = {"samples": samples, "summary": summarize_live_reload(samples)}
         problems += found
     if "embedding" in extras:
         _log("in-process start:")

@@ -99,7 +99,7 @@ def _target(app: str, scratch: Path) -> tuple[str, Path, str, Callable[[str], No
         return "liveapp:app", scratch, "/", edit
     target, edit_view = _django_copy(scratch)
     edit_view("token-000")
-    return target.app, target.directory, target.ready_path, edit_view
+    return target.app, target.directory, "/page", edit_view
 
 
 def summarize(samples: list[dict[str, object]]) -> dict[str, dict[str, float]]:

@@ -39,7 +39,8 @@ class Browser:
     """One headless Chromium with one page, driven over CDP."""
 
     def __init__(self, executable: str) -> None:
-        self._profile = tempfile.TemporaryDirectory()
+        # Chromium helper processes may still write to the profile as it exits.
+        self._profile = tempfile.TemporaryDirectory(ignore_cleanup_errors=True)
         self.proc = subprocess.Popen(
             [executable, *CHROMIUM_FLAGS, f"--user-data-dir={self._profile.name}", "about:blank"],
             stdout=subprocess.DEVNULL,

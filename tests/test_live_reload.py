@@ -26,7 +26,8 @@ def html_app(body: bytes = PAGE, headers: tuple[tuple[bytes, bytes], ...] = (), 
     async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             return
-        sent = [(b"content-type", b"text/html; charset=utf-8"), (b"content-length", str(len(body)).encode()), *headers]
+        # Capitalised names, as Django sends them: matching must not depend on case.
+        sent = [(b"Content-Type", b"text/html; charset=utf-8"), (b"Content-Length", str(len(body)).encode()), *headers]
         await send({"type": "http.response.start", "status": 200, "headers": sent})
         if stream:
             await send({"type": "http.response.body", "body": body[:10], "more_body": True})

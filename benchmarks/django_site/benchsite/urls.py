@@ -6,4 +6,5 @@ from django.urls import path
 urlpatterns = [
     path("hello", views.hello),
     path("io", views.io),
+    path("page", views.page),
 ]

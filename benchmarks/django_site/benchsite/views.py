@@ -21,3 +21,8 @@ def hello(request: HttpRequest) -> HttpResponse:
 async def io(request: HttpRequest) -> HttpResponse:
     await asyncio.sleep(IO_WAIT_S)
     return HttpResponse(TOKEN, content_type="text/plain")
+
+
+def page(request: HttpRequest) -> HttpResponse:
+    """An HTML page, for the live-reload measurement (the script goes into HTML only)."""
+    return HttpResponse(f"<!doctype html><html><body><h1>{TOKEN}</h1></body></html>")

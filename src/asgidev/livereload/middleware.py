@@ -117,7 +117,8 @@ class LiveReload:
     def may_inject(self, scope: Scope, headers: list[tuple[bytes, bytes]]) -> bool:
         """Whether this response is HTML we may add the script to."""
         is_html = False
-        for name, value in headers:
+        for raw_name, value in headers:
+            name = bytes(raw_name).lower()  # apps (Django) may send "Content-Type"
             if name == b"content-type":
                 is_html = value.split(b";")[0].strip().lower() == b"text/html"
             elif name == b"content-encoding" and value.strip().lower() not in (b"", b"identity"):

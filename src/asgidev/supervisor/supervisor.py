@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import enum
+import importlib.util
 import json
 import logging
 import os
@@ -173,6 +174,7 @@ class Supervisor:
             elif all(is_template_or_translation(path) for path in paths):
                 self.apply_in_place(paths, describe_changes(changes, roots))
             else:
+                _forget_bytecode(paths)
                 self.reload(describe_changes(changes, roots))
 
     def apply_in_place(self, paths: list[str], reason: str) -> None:
@@ -376,6 +378,19 @@ class Supervisor:
         self._forward_connections()
         for sock in self.sockets:
             sock.close()
+
+
+def _forget_bytecode(paths: list[str]) -> None:
+    """Delete the cached bytecode of changed modules.
+
+    Python trusts a ``.pyc`` whose recorded source size and mtime (in whole
+    seconds) match; an edit that keeps the size within the same second (one
+    digit changed) would otherwise load the old code.
+    """
+    for path in paths:
+        if path.endswith(".py"):
+            with contextlib.suppress(OSError, ValueError):
+                os.unlink(importlib.util.cache_from_source(path))
 
 
 def run_supervisor(config: Config) -> int:

@@ -5,9 +5,11 @@
   window.__asgidevLiveReload = true;
   const generation = document.currentScript && document.currentScript.dataset.generation;
   const url = (location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/__asgidev__/live-reload";
+  // The first reconnection is immediate: after a reload the connection waits in
+  // the server's queue until the new worker is ready. Then 100 ms, doubling to 5 s.
   const FIRST_DELAY_MS = 100;
   const MAX_DELAY_MS = 5000;
-  let delay = FIRST_DELAY_MS;
+  let delay = 0;
 
   function swapStylesheets(paths) {
     const names = paths.map((p) => p.split("/").pop());
@@ -24,7 +26,7 @@
   function connect() {
     const socket = new WebSocket(url);
     socket.onmessage = (event) => {
-      delay = FIRST_DELAY_MS;
+      delay = 0;
       const message = JSON.parse(event.data);
       if ((message.type === "hello" && message.generation !== generation) || message.type === "reload") {
         location.reload();
@@ -35,7 +37,7 @@
     // The server restarts or stops: try again with a growing delay, never a flood.
     socket.onclose = () => {
       setTimeout(connect, delay);
-      delay = Math.min(delay * 2, MAX_DELAY_MS);
+      delay = delay === 0 ? FIRST_DELAY_MS : Math.min(delay * 2, MAX_DELAY_MS);
     };
   }
   connect();
