@@ -17,7 +17,6 @@ import h11
 
 from asgidev._types import Headers
 from asgidev.asgi.http import ClientDisconnectedError, HTTPCycle, RequestState, ResponseState
-from asgidev.asgi.scope import http_scope
 from asgidev.protocols import http11
 from asgidev.server.deadline import Deadline
 from asgidev.server.shared import ServerShared, access_logger, log_access
@@ -201,19 +200,7 @@ class HTTPConnection(asyncio.Protocol):
         if self.protocol.has_upgrade and self._upgrade is not None and self._upgrade.wants(headers):
             self._upgrade.take_over(self, request, headers)
             return
-        scope = http_scope(
-            method=request.method,
-            target=request.target,
-            http_version=request.http_version,
-            headers=headers,
-            client=self.client,
-            server=self.server,
-            scheme=shared.scheme,
-            root_path=shared.root_path,
-            state=shared.lifespan_state,
-        )
-        if shared.proxy_trust is not None:
-            shared.proxy_trust.apply(scope)
+        scope = shared.scope_for(request, headers, self.client, self.server)
         self.cycle = cycle = HTTPCycle(scope, self, request_ended=False)
         shared.active_requests += 1
         self.task = task = self.loop.create_task(cycle.run(shared.app))

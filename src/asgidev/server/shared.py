@@ -8,10 +8,12 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import h11
+
 from asgidev import __version__
-from asgidev._types import ASGIApp, Headers
+from asgidev._types import ASGIApp, Headers, Scope
 from asgidev.asgi.http import HTTPCycle
-from asgidev.asgi.scope import ProxyTrust
+from asgidev.asgi.scope import Address, ProxyTrust, http_scope, websocket_scope
 from asgidev.config import Config
 from asgidev.protocols.headers import DefaultHeaders
 from asgidev.server.host_guard import HostGuard, rejection_message
@@ -64,6 +66,34 @@ class ServerShared:
         if self.limit_concurrency is not None and self.active_requests >= self.limit_concurrency:
             return 503, "Service Unavailable: the server is at its --limit-concurrency."
         return None
+
+    def scope_for(
+        self,
+        request: h11.Request,
+        headers: Headers,
+        client: Address,
+        server: Address,
+        *,
+        subprotocols: list[str] | None = None,
+    ) -> Scope:
+        """The ASGI scope of a request on this server (a WebSocket one when ``subprotocols`` is given)."""
+        common: dict[str, Any] = {
+            "target": request.target,
+            "http_version": request.http_version,
+            "headers": headers,
+            "client": client,
+            "server": server,
+            "scheme": self.scheme,
+            "root_path": self.root_path,
+            "state": self.lifespan_state,
+        }
+        if subprotocols is None:
+            scope = http_scope(method=request.method, **common)
+        else:
+            scope = websocket_scope(subprotocols=subprotocols, **common)
+        if self.proxy_trust is not None:
+            self.proxy_trust.apply(scope)
+        return scope
 
     def connection_closed(self, connection: Any) -> None:
         self.connections.discard(connection)

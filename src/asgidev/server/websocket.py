@@ -18,7 +18,6 @@ import h11
 
 from asgidev._types import Headers, Scope
 from asgidev.asgi.http import ClientDisconnectedError
-from asgidev.asgi.scope import websocket_scope
 from asgidev.asgi.websocket import ABNORMAL_CLOSURE, AppState, WebSocketCycle
 from asgidev.protocols import http11, websocket
 from asgidev.server.connection import HTTPConnection
@@ -60,19 +59,7 @@ class WebSocketUpgrade:
                 access_logger.info('"WebSocket %s" %d %s', target, exc.status_code, exc.message, extra={"status_code": exc.status_code})
             transport.close()
             return
-        scope = websocket_scope(
-            target=request.target,
-            http_version=request.http_version,
-            headers=headers,
-            subprotocols=handshake.subprotocols,
-            client=connection.client,
-            server=connection.server,
-            scheme=shared.scheme,
-            root_path=shared.root_path,
-            state=shared.lifespan_state,
-        )
-        if shared.proxy_trust is not None:
-            shared.proxy_trust.apply(scope)
+        scope = shared.scope_for(request, headers, connection.client, connection.server, subprotocols=handshake.subprotocols)
         protocol = websocket.WebSocketProtocol(handshake, max_message_bytes=shared.config.ws_max_size)
         ws = WebSocketConnection(shared, transport, connection.protocol, protocol, scope)
         shared.connections.add(ws)
