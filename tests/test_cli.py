@@ -6,6 +6,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -234,3 +235,79 @@ def test_zero_shorthand_binds_all_interfaces_with_warning(project: Path) -> None
         proc.wait_for_line("reachable from the network")
     finally:
         proc.stop()
+
+
+def test_unix_domain_socket(project: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
+    path = tmp_path_factory.mktemp("uds") / "asgidev.sock"
+    proc = ServerProcess(["hello:app", "--uds", str(path), "--no-reload"], cwd=project)
+    try:
+        proc.wait_for_line(r"Starting ASGI server at unix:")
+        transport = httpx.HTTPTransport(uds=str(path))
+        with httpx.Client(transport=transport) as client:
+            assert client.get("http://localhost/").text == "hello from app"
+    finally:
+        proc.stop()
+
+
+def test_inherited_file_descriptor(project: Path) -> None:
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    port = listener.getsockname()[1]
+    fd = listener.fileno()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "asgidev", "hello:app", "--fd", str(fd), "--no-reload"],
+        cwd=project,
+        pass_fds=(fd,),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    listener.close()
+    try:
+        deadline = time.monotonic() + 15
+        while True:
+            try:
+                assert httpx.get(f"http://127.0.0.1:{port}/").text == "hello from app"
+                break
+            except httpx.TransportError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.02)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(15) == 0
+
+
+def test_log_config_file_replaces_the_logging_set_up(project: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
+    config = tmp_path_factory.mktemp("logcfg") / "logging.json"
+    config.write_text(
+        '{"version": 1, "formatters": {"f": {"format": "CUSTOM %(name)s %(message)s"}},'
+        ' "handlers": {"h": {"class": "logging.StreamHandler", "formatter": "f", "stream": "ext://sys.stdout"}},'
+        ' "loggers": {"asgidev": {"handlers": ["h"], "level": "INFO", "propagate": false}}}'
+    )
+    proc = ServerProcess(["hello:app", "--port", "0", "--no-reload", "--log-config", str(config)], cwd=project)
+    try:
+        httpx.get(proc.wait_started())
+        proc.wait_for_line(r'^CUSTOM asgidev\.access "GET / HTTP/1\.1" 200')
+    finally:
+        proc.stop()
+
+
+def test_second_ctrl_c_exits_at_once(project: Path) -> None:
+    (project / "slow.py").write_text(
+        "import asyncio\n\nasync def app(scope, receive, send):\n"
+        "    if scope['type'] != 'http':\n        return\n"
+        "    await send({'type': 'http.response.start', 'status': 200, 'headers': []})\n"
+        "    while True:\n        await send({'type': 'http.response.body', 'body': b'x', 'more_body': True})\n"
+        "        await asyncio.sleep(0.05)\n"
+    )
+    proc = ServerProcess(["slow:app", "--port", "0", "--no-reload", "--timeout-graceful-shutdown", "60"], cwd=project)
+    url = proc.wait_started()
+    with httpx.Client() as client, client.stream("GET", url) as response:
+        next(response.iter_bytes())
+        proc.proc.send_signal(signal.SIGINT)  # graceful: would wait up to 60 s for the stream
+        proc.wait_for_line(r"Shutting down \(press CONTROL-C again")
+        started = time.monotonic()
+        code = proc.stop(signal.SIGINT)  # the second one exits at once
+    assert time.monotonic() - started < 10
+    assert code != 0

@@ -183,3 +183,22 @@ def test_browser_page_follows_edits(browser: Browser, tmp_path: Path) -> None:
         browser.wait_for("document.getElementById('v') && document.getElementById('v').textContent", "v3")
     finally:
         proc.stop()
+
+
+def test_browser_django_template_edit_and_static_stylesheet(browser: Browser, django_project: Path, start_server: Any) -> None:
+    """Django: a template edit reloads the page without a worker restart; CSS from the finders swaps in place."""
+    server = start_server(django_project, "-m", "asgidev", "mysite.asgi:application", "--port", "0", "--live-reload")
+    heading = "document.querySelector('h1') && document.querySelector('h1').textContent"
+    browser.navigate(server.url + "/polls/")
+    browser.wait_for(heading, "Polls index")
+    browser.wait_for("window.__asgidevLiveReload === true", True)
+
+    index = django_project / "polls" / "templates" / "polls" / "index.html"
+    index.write_text(index.read_text().replace("<h1>Polls index</h1>", "<h1>Polls live</h1>"))
+    browser.wait_for(heading, "Polls live")
+    server.wait_for_output(r"Applied in place in \d+ ms")
+
+    browser.evaluate("window.__marker = 8")
+    (django_project / "polls" / "static" / "polls" / "style.css").write_text("h1 { color: rgb(0, 128, 0); }\n")
+    browser.wait_for("getComputedStyle(document.querySelector('h1')).color", "rgb(0, 128, 0)")
+    assert browser.evaluate("window.__marker") == 8  # swapped in place: no navigation

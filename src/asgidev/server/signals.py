@@ -26,6 +26,7 @@ def install_shutdown_handlers(request_shutdown: Callable[[], None], signals: tup
     def on_signal(signum: int) -> None:
         received.append(signum)
         if len(received) == 1:
+            logger.info("Shutting down (press CONTROL-C again to stop at once).")
             request_shutdown()
         else:
             logger.warning("Second signal received: exiting at once.")

@@ -101,6 +101,10 @@ class Supervisor:
         self.crash_count = 0
         self.is_stopping = False
         self.is_announced = False
+        # A spare worker is kept only once code has changed: someone who never
+        # edits does not pay its memory; someone editing gets fast reloads from
+        # the second save on.
+        self.is_editing = False
         self._stop = asyncio.Event()
         self._retry: asyncio.TimerHandle | None = None
 
@@ -127,6 +131,7 @@ class Supervisor:
         def on_stop_signal(signum: int) -> None:
             seen.append(signum)
             if len(seen) == 1:
+                logger.info("Shutting down (press CONTROL-C again to stop at once).")
                 self._stop.set()
                 return
             logger.warning("Second interrupt: stopping at once.")
@@ -207,6 +212,7 @@ class Supervisor:
         self.pending_apply = None
         self.reload_reason = reason
         self.reload_started = time.perf_counter()
+        self.is_editing = True
         self.crash_count = 0
         self._swap_worker()
 
@@ -302,7 +308,8 @@ class Supervisor:
                 logger.warning("Reload failed after %.0f ms: serving the error page until the next save fixes it.", elapsed_ms)
             self.reload_started = None
         self._forward_connections()
-        self._ensure_spare()
+        if self.is_editing:
+            self._ensure_spare()
 
     def _forward_connections(self) -> None:
         current = self.current

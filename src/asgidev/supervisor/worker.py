@@ -16,12 +16,12 @@ import os
 import signal
 import socket
 import sys
+from typing import TYPE_CHECKING
 
+from asgidev._types import ASGIApp
 from asgidev.builtin_apps import broken_code_app
 from asgidev.config import Config
 from asgidev.errors import AppImportError, LifespanStartupError
-from asgidev.livereload.middleware import LiveReload
-from asgidev.livereload.middleware import wrap as wrap_live_reload
 from asgidev.log import configure_logging
 from asgidev.runner import LoadedApp, load_app
 from asgidev.server.server import Server
@@ -35,6 +35,9 @@ from asgidev.supervisor.handoff import (
     Kind,
     config_from_json,
 )
+
+if TYPE_CHECKING:
+    from asgidev.livereload.middleware import LiveReload
 
 # Named explicitly: run with -m, this module is __main__, outside the asgidev logger tree.
 logger = logging.getLogger("asgidev.supervisor.worker")
@@ -63,7 +66,7 @@ async def _serve(
     # Every page this worker serves, the error page included, carries the
     # live-reload script tagged with this worker's generation.
     generation = str(os.getpid())
-    live = wrap_live_reload(loaded.app, config, generation) if config.live_reload else None
+    live = _live_reload(loaded.app, config, generation)
     server = Server(config, live or loaded.app, sockets)
     try:
         await server.start()
@@ -72,7 +75,7 @@ async def _serve(
         page = broken_code_app("The app's startup failed", str(exc), _traceback_of(server.lifespan.app_exception))
         loaded = LoadedApp(page, loaded.label)
         status = Kind.BROKEN
-        live = wrap_live_reload(page, config, generation) if config.live_reload else None
+        live = _live_reload(page, config, generation)
         server = Server(config.replace(lifespan="off"), live or page, sockets)
         await server.start()
     assert server.shared is not None
@@ -115,6 +118,15 @@ def _on_control(control: ControlChannel, server: Server, live: LiveReload | None
             task = asyncio.ensure_future(server.adopt_connection(sock, message.payload))
             _adoptions.add(task)
             task.add_done_callback(_adoptions.discard)
+
+
+def _live_reload(app: ASGIApp, config: Config, generation: str) -> LiveReload | None:
+    """The app wrapped for --live-reload (imported only when it is on)."""
+    if not config.live_reload:
+        return None
+    from asgidev.livereload.middleware import wrap
+
+    return wrap(app, config, generation)
 
 
 def _apply_in_place(paths: list[str]) -> bool:
