@@ -10,6 +10,7 @@ import argparse
 import datetime
 import os
 import platform
+import signal
 import sys
 import time
 from importlib.metadata import PackageNotFoundError, version
@@ -90,6 +91,8 @@ def _meta(args: argparse.Namespace, client: str, rounds: int, duration: float) -
 
 
 def main(argv: list[str] | None = None) -> int:
+    # SIGTERM (a CI timeout, kill) unwinds like Ctrl+C, so every server started is stopped.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     args = _arguments(argv)
     readiness = prerequisites.check()
     for notice in readiness.notices():

@@ -137,6 +137,10 @@ async def test_stalled_request_body_is_closed_and_the_app_sees_disconnect(caplog
     assert "stalled" in caplog.text
 
 
+# How long the app below keeps the client waiting: deliberately longer than the
+# 0.3 s body timeout, to show the timer does not run while the server holds things up.
+APP_BUSY_S = 0.8
+
 # The body timeout is meant for clients that stop sending. These two pin cases
 # where the client did nothing wrong and the server is the one waiting.
 
@@ -145,7 +149,7 @@ async def test_busy_app_does_not_time_out_a_body_the_client_already_sent() -> No
     async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             return
-        await asyncio.sleep(0.8)  # e.g. waiting on a lock or a database before reading the upload
+        await asyncio.sleep(APP_BUSY_S)  # e.g. waiting on a lock or a database before reading the upload
         await apps.echo(scope, receive, send)
 
     body = b"z" * 300_000  # more than MAX_BUFFERED_BODY_BYTES, so the server pauses reading
@@ -164,7 +168,7 @@ async def test_client_waiting_for_100_continue_is_not_timed_out() -> None:
     async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             return
-        await asyncio.sleep(0.8)  # checks credentials before asking for the body
+        await asyncio.sleep(APP_BUSY_S)  # checks credentials before asking for the body
         await apps.echo(scope, receive, send)
 
     async with asgidev.serve(app, timeout_request_body=0.3) as server, open_raw(server.host, server.port) as (reader, writer):

@@ -362,7 +362,7 @@ async def test_client_not_reading_makes_app_send_wait() -> None:
 
     async with asgidev.serve(app) as server:
         async with connect(server.ws_url, compression=None, max_queue=1, ping_interval=None) as ws:
-            await wait_until(lambda: bool(ws_connections(server)) and ws_connections(server)[0]._is_write_paused, "writes to pause")
+            await wait_until(lambda: bool(ws_connections(server)) and ws_connections(server)[0].write_flow.is_paused, "writes to pause")
             conn = ws_connections(server)[0]
             sent = len(progress)
             await asyncio.sleep(0.05)

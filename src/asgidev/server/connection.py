@@ -20,6 +20,7 @@ from asgidev.asgi.http import ClientDisconnectedError, HTTPCycle, RequestState, 
 from asgidev.protocols import http11
 from asgidev.server.deadline import Deadline
 from asgidev.server.shared import ServerShared, access_logger, log_access
+from asgidev.server.write_flow import WriteFlow
 from asgidev.sockets import describe_peer, peer_address
 
 logger = logging.getLogger(__name__)
@@ -49,10 +50,8 @@ class HTTPConnection(asyncio.Protocol):
         "_is_handoff_waiting",
         "_is_pipeline_paused",
         "_is_reading_paused",
-        "_is_write_paused",
         "_pipelined_bytes",
         "_upgrade",
-        "_write_waiter",
         "client",
         "cycle",
         "deadline",
@@ -62,6 +61,7 @@ class HTTPConnection(asyncio.Protocol):
         "shared",
         "task",
         "transport",
+        "write_flow",
     )
 
     def __init__(self, shared: ServerShared, upgrade: UpgradeHandler | None = None, initial_data: bytes = b"") -> None:
@@ -74,11 +74,10 @@ class HTTPConnection(asyncio.Protocol):
         self.cycle: HTTPCycle | None = None
         self.task: asyncio.Task[None] | None = None
         self.deadline = Deadline(self.loop, self._on_timeout)
+        self.write_flow = WriteFlow(self.loop)
         self._is_reading_paused = False
         self._is_pipeline_paused = False
         self._pipelined_bytes = 0
-        self._write_waiter: asyncio.Future[None] | None = None
-        self._is_write_paused = False
         self._is_closing = False
         self._upgrade = upgrade
         # Bytes a previous worker had already read from this client (reload handoff).
@@ -124,14 +123,13 @@ class HTTPConnection(asyncio.Protocol):
         cycle = self.cycle
         if cycle is not None and cycle.response_state is not ResponseState.COMPLETE:
             cycle.feed_disconnect()
-        self._wake_writer()
+        self.write_flow.wake()
 
     def pause_writing(self) -> None:
-        self._is_write_paused = True
+        self.write_flow.pause()
 
     def resume_writing(self) -> None:
-        self._is_write_paused = False
-        self._wake_writer()
+        self.write_flow.resume()
         if self._is_handoff_waiting:
             self._is_handoff_waiting = False
             self._close_idle()
@@ -271,11 +269,7 @@ class HTTPConnection(asyncio.Protocol):
             self._response_complete(cycle)
 
     def wait_writable(self) -> asyncio.Future[None] | None:
-        if not self._is_write_paused or self.transport.is_closing():
-            return None
-        if self._write_waiter is None:
-            self._write_waiter = self.loop.create_future()
-        return self._write_waiter
+        return self.write_flow.wait(self.transport)
 
     def app_finished(self, cycle: HTTPCycle, exc: BaseException | None) -> None:
         self.shared.active_requests -= 1
@@ -374,13 +368,6 @@ class HTTPConnection(asyncio.Protocol):
             self._is_reading_paused = True
             self.transport.pause_reading()
             self.deadline.clear()  # the app, not the client, is holding things up
-
-    def _wake_writer(self) -> None:
-        waiter = self._write_waiter
-        if waiter is not None:
-            self._write_waiter = None
-            if not waiter.done():
-                waiter.set_result(None)
 
     def _on_timeout(self) -> None:
         """Idle keep-alive ended, or a client was too slow sending its request head or body."""

@@ -22,6 +22,7 @@ from asgidev.asgi.websocket import ABNORMAL_CLOSURE, AppState, WebSocketCycle
 from asgidev.protocols import http11, websocket
 from asgidev.server.connection import HTTPConnection
 from asgidev.server.shared import ServerShared, access_logger
+from asgidev.server.write_flow import WriteFlow
 
 logger = logging.getLogger(__name__)
 
@@ -87,11 +88,10 @@ class WebSocketConnection(asyncio.Protocol):
         self.protocol = protocol
         self.cycle = WebSocketCycle(scope, self)
         self.task: asyncio.Task[None] | None = None
+        self.write_flow = WriteFlow(self.loop)
         self._is_app_full = False
-        self._is_write_paused = False
         self._is_reading_paused = False
         self._is_shutting_down = False
-        self._write_waiter: asyncio.Future[None] | None = None
         self._ping_timer: asyncio.TimerHandle | None = None
         self._pong_timer: asyncio.TimerHandle | None = None
         self._close_timer: asyncio.TimerHandle | None = None
@@ -124,7 +124,7 @@ class WebSocketConnection(asyncio.Protocol):
         self.shared.connection_closed(self)
         cycle = self.cycle
         cycle.feed_disconnect(ABNORMAL_CLOSURE)  # unless a close frame told the app already
-        self._wake_writer()
+        self.write_flow.wake()
         if self.shared.is_access_log and cycle.status == 101:
             elapsed = time.perf_counter() - cycle.started_at
             code = self._close_code if self._close_code is not None else cycle.disconnect_code
@@ -133,11 +133,10 @@ class WebSocketConnection(asyncio.Protocol):
             )
 
     def pause_writing(self) -> None:
-        self._is_write_paused = True
+        self.write_flow.pause()
 
     def resume_writing(self) -> None:
-        self._is_write_paused = False
-        self._wake_writer()
+        self.write_flow.resume()
         self._process()
 
     # -- reading --------------------------------------------------------------------
@@ -146,7 +145,7 @@ class WebSocketConnection(asyncio.Protocol):
         protocol = self.protocol
         cycle = self.cycle
         # Parse only while the app has room and the client reads our pongs.
-        while not (self._is_app_full or self._is_write_paused):
+        while not (self._is_app_full or self.write_flow.is_paused):
             event = protocol.next_event()
             if type(event) is websocket.Message:
                 self._is_app_full = not cycle.feed_message(event.data)
@@ -162,7 +161,7 @@ class WebSocketConnection(asyncio.Protocol):
         pongs = protocol.data_to_send()
         if pongs:
             self.transport.write(pongs)
-        should_pause = self._is_app_full or self._is_write_paused or protocol.unparsed_bytes > MAX_UNPARSED_BYTES
+        should_pause = self._is_app_full or self.write_flow.is_paused or protocol.unparsed_bytes > MAX_UNPARSED_BYTES
         if should_pause != self._is_reading_paused and not self.transport.is_closing():
             self._is_reading_paused = should_pause
             if should_pause:
@@ -249,11 +248,7 @@ class WebSocketConnection(asyncio.Protocol):
         self._process()
 
     def wait_writable(self) -> asyncio.Future[None] | None:
-        if not self._is_write_paused or self.transport.is_closing():
-            return None
-        if self._write_waiter is None:
-            self._write_waiter = self.loop.create_future()
-        return self._write_waiter
+        return self.write_flow.wait(self.transport)
 
     def app_finished(self, cycle: WebSocketCycle, exc: BaseException | None) -> None:
         self.shared.active_requests -= 1
@@ -339,13 +334,6 @@ class WebSocketConnection(asyncio.Protocol):
             self._close_code, self._closed_by = SERVICE_RESTART, "server"
         self.cycle.feed_disconnect(SERVICE_RESTART, "Server restarting")
         self.transport.close()
-
-    def _wake_writer(self) -> None:
-        waiter = self._write_waiter
-        if waiter is not None:
-            self._write_waiter = None
-            if not waiter.done():
-                waiter.set_result(None)
 
 
 def _target(scope: Scope) -> str:

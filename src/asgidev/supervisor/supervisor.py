@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import enum
-import importlib.util
 import json
 import logging
 import os
@@ -117,7 +116,12 @@ class Supervisor:
         # see supervisor/spawn.py.)
         watching = asyncio.Event()
         watcher = asyncio.create_task(self._watch(watching))
-        await watching.wait()
+        ready = asyncio.create_task(watching.wait())
+        await asyncio.wait({watcher, ready}, return_when=asyncio.FIRST_COMPLETED)
+        ready.cancel()
+        if watcher.done() and not watcher.cancelled() and watcher.exception() is not None:
+            # Serving matters more than reloading: say why, and serve on.
+            logger.error("Cannot watch files for changes (%s); serving without reloading.", watcher.exception())
         self._start_worker()
         await self._stop.wait()
         watcher.cancel()
@@ -152,6 +156,7 @@ class Supervisor:
 
         from asgidev.supervisor.watcher import (
             describe_changes,
+            forget_bytecode,
             is_asset,
             is_template_or_translation,
             reload_filter,
@@ -179,7 +184,7 @@ class Supervisor:
             elif all(is_template_or_translation(path) for path in paths):
                 self.apply_in_place(paths, describe_changes(changes, roots))
             else:
-                _forget_bytecode(paths)
+                forget_bytecode(paths)
                 self.reload(describe_changes(changes, roots))
 
     def apply_in_place(self, paths: list[str], reason: str) -> None:
@@ -385,19 +390,6 @@ class Supervisor:
         self._forward_connections()
         for sock in self.sockets:
             sock.close()
-
-
-def _forget_bytecode(paths: list[str]) -> None:
-    """Delete the cached bytecode of changed modules.
-
-    Python trusts a ``.pyc`` whose recorded source size and mtime (in whole
-    seconds) match; an edit that keeps the size within the same second (one
-    digit changed) would otherwise load the old code.
-    """
-    for path in paths:
-        if path.endswith(".py"):
-            with contextlib.suppress(OSError, ValueError):
-                os.unlink(importlib.util.cache_from_source(path))
 
 
 def run_supervisor(config: Config) -> int:

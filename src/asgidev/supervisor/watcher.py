@@ -12,7 +12,9 @@ Semantics (documented in docs/reloading.md):
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
+import importlib.util
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -136,3 +138,16 @@ def _short(path: str, roots: Sequence[Path]) -> str:
         except ValueError:
             continue
     return path
+
+
+def forget_bytecode(paths: list[str]) -> None:
+    """Delete the cached bytecode of changed modules.
+
+    Python trusts a ``.pyc`` whose recorded source size and mtime (in whole
+    seconds) match; an edit that keeps the size within the same second (one
+    digit changed) would otherwise load the old code.
+    """
+    for path in paths:
+        if path.endswith(".py"):
+            with contextlib.suppress(OSError, ValueError):
+                os.unlink(importlib.util.cache_from_source(path))
