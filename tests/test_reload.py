@@ -158,10 +158,13 @@ def test_worker_crashing_at_start_shows_error_page(tmp_path: Path) -> None:
         url = proc.wait_started()
         proc.wait_for_line(r"exited with status 3 while starting")
         response = get(url)
-        assert response.status_code == 500
-        assert "exited with status 3" in response.text
+        assert response.status_code == 500, (response.text, proc.lines)
+        assert "exited with status 3" in response.text, (response.text, proc.lines)
         write_app(tmp_path, "ok")
-        wait_for_body(url, "ok ")
+        try:
+            wait_for_body(url, "ok ")
+        except TimeoutError:
+            raise AssertionError("\n".join(proc.lines)) from None
     finally:
         proc.stop()
 

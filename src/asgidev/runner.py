@@ -66,9 +66,8 @@ def serve_sockets(
     sockets: list[socket.socket],
     *,
     on_started: Callable[[Server], None] | None = None,
-    install_stop: Callable[[Server], None] | None = None,
 ) -> None:
-    """Serve ``app`` on ``sockets`` until SIGINT/SIGTERM (or ``install_stop``'s trigger).
+    """Serve ``app`` on ``sockets`` until SIGINT/SIGTERM.
 
     Raises:
         LifespanStartupError: the app's lifespan startup failed.
@@ -78,8 +77,6 @@ def serve_sockets(
         server = Server(config, app, sockets)
         install_shutdown_handlers(server.request_shutdown)
         install_loop_error_handler()
-        if install_stop is not None:
-            install_stop(server)
         await server.start()
         if on_started is not None:
             on_started(server)
