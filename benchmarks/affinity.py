@@ -33,6 +33,12 @@ def pin(pid: int, role: Role) -> None:
             os.sched_setaffinity(pid, _SETS[role])
 
 
+def pin_server_in_child() -> None:
+    """``preexec_fn`` for server processes: pinned before exec, so every process the server starts
+    (a reloader's workers, asgidev's early worker) inherits the server CPU from its first instruction."""
+    pin(0, "server")
+
+
 def describe() -> str:
     if _SETS is None:
         return "not pinned (fewer than two CPUs)"

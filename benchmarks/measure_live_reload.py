@@ -18,6 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from benchmarks import probe
+from benchmarks.affinity import pin_server_in_child
 from benchmarks.measure_reload import _django_copy
 from benchmarks.servers import REPO_ROOT
 
@@ -51,7 +52,13 @@ def run_live_reload(edits: int, log: Callable[[str], None]) -> tuple[list[dict[s
             env.pop("DJANGO_SETTINGS_MODULE", None)
             argv = [sys.executable, "-m", "asgidev", spec, "--port", str(port), "--live-reload", "--no-access-log"]
             server = subprocess.Popen(
-                argv, cwd=directory, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+                argv,
+                cwd=directory,
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,
+                preexec_fn=pin_server_in_child,  # the browser stays on the client CPU
             )
             browser = Browser(executable)
             try:

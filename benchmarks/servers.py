@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import IO, Literal
 
 from benchmarks import probe
-from benchmarks.affinity import pin
+from benchmarks.affinity import pin, pin_server_in_child
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DJANGO_DIR = Path(__file__).resolve().parent / "django_site"
@@ -146,6 +146,7 @@ def launch(spec: ServerSpec, target: Target, *, reload: bool = False, cwd: Path 
             stdout=subprocess.DEVNULL,
             stderr=stderr,
             start_new_session=True,
+            preexec_fn=pin_server_in_child,
         )
         try:
             pin(process.pid, "server")
