@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import enum
 import json
 import logging
 import os
@@ -27,9 +26,9 @@ from collections import deque
 
 from asgidev.config import Config
 from asgidev.sockets import bind_sockets
+from asgidev.supervisor.handle import Worker, WorkerState
 from asgidev.supervisor.handoff import (
     ChannelClosedError,
-    ControlChannel,
     GoOptions,
     Kind,
     Message,
@@ -49,37 +48,6 @@ WATCH_DEBOUNCE_MS = 1600
 KILL_MARGIN_S = 2.0
 # Restart delays for a worker that keeps crashing before it is ready.
 CRASH_BACKOFF_S = (0.5, 1.0, 2.0, 5.0)
-
-
-class WorkerState(enum.Enum):
-    """STARTING -> SERVING | BROKEN -> STOPPING -> EXITED (EXITED may come at any point)."""
-
-    STARTING = enum.auto()
-    SERVING = enum.auto()
-    BROKEN = enum.auto()
-    STOPPING = enum.auto()
-    EXITED = enum.auto()
-
-
-class Worker:
-    """One worker subprocess and the supervisor's end of its control channel."""
-
-    def __init__(self, process: subprocess.Popen[bytes], control: ControlChannel, *, is_crash_page: bool) -> None:
-        self.process = process
-        self.control = control
-        self.state = WorkerState.STARTING
-        self.started_at = time.perf_counter()
-        self.is_crash_page = is_crash_page
-        self.exited = asyncio.Event()
-        self.kill_timer: asyncio.TimerHandle | None = None
-
-    @property
-    def is_ready(self) -> bool:
-        return self.state in (WorkerState.SERVING, WorkerState.BROKEN)
-
-    def kill(self) -> None:
-        if self.process.poll() is None:
-            self.process.kill()
 
 
 class Supervisor:
