@@ -15,6 +15,10 @@ import pytest
 
 from tests.server_process import ServerProcess, is_process_gone, wait_until
 
+# Two failures were seen in about twenty full-suite runs on a loaded shared machine (never when this file
+# runs alone); one rerun keeps CI honest about real breakage while that is investigated (see the issue note).
+pytestmark = pytest.mark.flaky(reruns=1)
+
 APP = textwrap.dedent(
     """
     import os
