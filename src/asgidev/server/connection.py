@@ -344,7 +344,9 @@ class HTTPConnection(asyncio.Protocol):
         if transport.get_write_buffer_size():
             # The last response is still being sent: hand over once it is out.
             # A zero high-water mark makes asyncio call resume_writing exactly then.
+            # Meanwhile read nothing: a next request must reach the new worker whole.
             self._is_handoff_waiting = True
+            self._pause_reading()
             transport.set_write_buffer_limits(high=0)
             return
         fd = os.dup(sock.fileno())
