@@ -42,6 +42,8 @@ if TYPE_CHECKING:
 # Named explicitly: run with -m, this module is __main__, outside the asgidev logger tree.
 logger = logging.getLogger("asgidev.supervisor.worker")
 
+# How long a stopping worker waits for connections it was still adopting (they take a loop turn or two).
+ADOPTION_WAIT_S = 1.0
 # Connections being adopted from a previous worker (kept referenced until done).
 _adoptions: set[asyncio.Future[None]] = set()
 
@@ -91,6 +93,10 @@ async def _serve(
         await server.wait_shutdown_requested()
     finally:
         await server.shutdown()
+        if _adoptions:
+            # A connection handed to us just before STOP: let it reach connection_made,
+            # which hands it straight back, rather than dying with this process.
+            await asyncio.wait(set(_adoptions), timeout=ADOPTION_WAIT_S)
         loop.remove_reader(control.fileno())
 
 
