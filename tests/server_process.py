@@ -109,3 +109,10 @@ def wait_until(condition: object, timeout: float = 10.0, interval: float = 0.02)
         if time.monotonic() > deadline:
             raise TimeoutError("condition not met in time")
         time.sleep(interval)
+
+
+def save_like_an_editor(path: Path, text: str) -> None:
+    """Write then rename, as many editors do, so a reader (or the reloader) never sees half a file."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)

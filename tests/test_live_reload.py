@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import os
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,7 +16,7 @@ from websockets.sync.client import connect
 import asgidev
 from asgidev.livereload.middleware import LiveReload
 from tests.browser import Browser, find_chromium
-from tests.server_process import ServerProcess
+from tests.server_process import ServerProcess, save_like_an_editor
 
 PAGE = b"<html><head><title>t</title></head><body><h1>Hi</h1></body></html>"
 
@@ -138,9 +137,7 @@ APP = textwrap.dedent(
 
 
 def write_app(directory: Path, version: str) -> None:
-    tmp = directory / ".app.py.tmp"
-    tmp.write_text(APP.format(version=version))
-    os.replace(tmp, directory / "app.py")
+    save_like_an_editor(directory / "app.py", APP.format(version=version))
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.server_process import ServerProcess, is_process_gone, wait_until
+from tests.server_process import ServerProcess, is_process_gone, save_like_an_editor, wait_until
 
 # Two failures were seen in about twenty full-suite runs on a loaded shared machine (never when this file
 # runs alone); one rerun keeps CI honest about real breakage while that is investigated (see the issue note).
@@ -36,10 +36,7 @@ APP = textwrap.dedent(
 
 
 def write_app(directory: Path, version: str) -> None:
-    # Write then rename, as many editors do, so a reader never sees half a file.
-    tmp = directory / ".app.py.tmp"
-    tmp.write_text(APP.format(version=version))
-    os.replace(tmp, directory / "app.py")
+    save_like_an_editor(directory / "app.py", APP.format(version=version))
 
 
 @pytest.fixture
