@@ -235,3 +235,30 @@ def test_no_orphans_and_port_freed(project: Path, sig: int) -> None:
         probe.bind(("127.0.0.1", port))  # the port is free again
     finally:
         probe.close()
+
+
+def test_first_worker_looks_like_later_ones(tmp_path: Path) -> None:
+    # The first worker is forked before the command line is parsed (supervisor/spawn.py);
+    # later ones are fresh interpreters. The app must not be able to tell them apart.
+    app = (
+        "import os, sys\n"
+        "VERSION = {version!r}\n"
+        "async def app(scope, receive, send):\n"
+        "    body = f'{{VERSION}} {{os.getppid()}} {{sys.argv}} ignores-ctrl-c={{signal.getsignal(signal.SIGINT) == signal.SIG_IGN}}'.encode()\n"
+        "    await send({{'type': 'http.response.start', 'status': 200, 'headers': []}})\n"
+        "    await send({{'type': 'http.response.body', 'body': body}})\n"
+        "import signal\n"
+    )
+    save_like_an_editor(tmp_path / "app.py", app.format(version="first"))
+    proc = ServerProcess(["app:app", "--port", "0"], cwd=tmp_path)
+    try:
+        url = proc.wait_started()
+        first = get(url).text.split(" ", 1)[1]
+        save_like_an_editor(tmp_path / "app.py", app.format(version="second"))
+        second = wait_for_body(url, "second ").split(" ", 1)[1]
+        assert first == second
+        assert first.startswith(f"{proc.proc.pid} ")  # both are children of the supervisor
+        assert "worker.py" in first
+        assert "ignores-ctrl-c=True" in first  # Ctrl+C is the supervisor's to handle
+    finally:
+        proc.stop()

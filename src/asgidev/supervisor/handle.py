@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import enum
-import subprocess
 import time
 
 from asgidev.supervisor.handoff import ControlChannel
+from asgidev.supervisor.spawn import WorkerProcess
 
 
 class WorkerState(enum.Enum):
@@ -23,7 +23,7 @@ class WorkerState(enum.Enum):
 class Worker:
     """One worker subprocess and the supervisor's end of its control channel."""
 
-    def __init__(self, process: subprocess.Popen[bytes], control: ControlChannel, *, is_crash_page: bool) -> None:
+    def __init__(self, process: WorkerProcess, control: ControlChannel, *, is_crash_page: bool) -> None:
         self.process = process
         self.control = control
         self.state = WorkerState.STARTING

@@ -177,10 +177,15 @@ def _prewarm(app_dir: str) -> None:
 
 
 def main() -> None:
-    """Entry point of the worker subprocess."""
+    """Entry point of a worker started as ``python -m asgidev.supervisor.worker``."""
+    sys.exit(run_worker(socket.socket(fileno=int(os.environ[ENV_CONTROL_FD]))))
+
+
+def run_worker(control_socket: socket.socket) -> int:
+    """Be a worker on this control socket (a fresh interpreter, or forked early: see spawn.py)."""
     # Ctrl+C reaches the whole process group; the supervisor decides what it means.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    control = ControlChannel(socket.socket(fileno=int(os.environ[ENV_CONTROL_FD])))
+    control = ControlChannel(control_socket)
     # A worker starts as a spare: Python and asgidev are loaded, the user's code
     # is not. The supervisor says GO, with the configuration and the listening
     # sockets, when a change needs a fresh worker: every reload is spared the
@@ -189,7 +194,7 @@ def main() -> None:
         _prewarm(os.environ[ENV_APP_DIR])
     message = control.wait_message()
     if message is None or message.kind is not Kind.GO:
-        return
+        return 0
     go = GoOptions.decode(message.payload)
     config = config_from_json(go.config)
     configure_logging(config)
@@ -201,6 +206,7 @@ def main() -> None:
     # inside a running loop.
     loaded, status = _load(config, go)
     asyncio.run(_serve(config, sockets, control, go, loaded, status))
+    return 0
 
 
 if __name__ == "__main__":
