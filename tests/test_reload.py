@@ -111,6 +111,38 @@ def test_no_failed_requests_through_reloads(server: ServerProcess, project: Path
     assert failures == []
 
 
+def test_no_connection_reset_by_reloads_under_new_connections(server: ServerProcess) -> None:
+    # Each request on a new connection, so connections keep arriving while workers stop:
+    # one accepted just as its worker stops must still be answered (by the new worker).
+    failures: list[str] = []
+    served = 0
+    stop = threading.Event()
+
+    def client_loop() -> None:
+        nonlocal served
+        while not stop.is_set():
+            try:
+                if get(server.url).status_code != 200:
+                    failures.append("not 200")
+                served += 1
+            except httpx.HTTPError as exc:
+                failures.append(repr(exc))
+
+    threads = [threading.Thread(target=client_loop) for _ in range(4)]
+    for t in threads:
+        t.start()
+    try:
+        for n in range(1, 16):
+            server.proc.send_signal(signal.SIGHUP)
+            server.wait_for_line(r"Reloaded in", count=n)
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(30)
+    assert served > 50
+    assert failures == []
+
+
 def test_broken_code_shows_error_page_then_recovers(server: ServerProcess, project: Path) -> None:
     (project / "app.py").write_text("def broken(:\n")
     server.wait_for_line(r"Reload failed")

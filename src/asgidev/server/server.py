@@ -99,7 +99,21 @@ class Server:
         self._shutdown_requested.set()
 
     def stop_accepting(self) -> None:
-        """Close the listeners: new connections go to whoever else listens (a new worker)."""
+        """Take no new connections: they wait in the listen queue for whoever else listens (a new worker).
+
+        Only the accept readers go here; the listeners are closed once the
+        connections already accepted have reached their protocol (``shutdown``).
+        asyncio attaches each accepted connection to its listener a loop turn
+        later and loses it silently if the listener was closed meanwhile: its
+        socket would stay open with the request unread until this process
+        exits, and the client would see a reset.
+        """
+        loop = asyncio.get_running_loop()
+        for listener in self._listeners:
+            for sock in listener.sockets:
+                loop.remove_reader(sock.fileno())
+
+    def _close_listeners(self) -> None:
         for listener in self._listeners:
             listener.close()
         self._listeners.clear()
@@ -113,11 +127,13 @@ class Server:
         shared = self.shared
         if shared is not None:
             shared.is_shutting_down = True
-            # Connections asyncio accepted just before the listener closed get
-            # their protocol a few loop iterations later; let them arrive so
-            # they are handed on rather than dropped.
+            # Connections asyncio accepted just before get their protocol a few
+            # loop iterations later; let them arrive, so they are handed on
+            # rather than dropped, before the listeners close (see stop_accepting).
             for _ in range(ACCEPT_SETTLE_ITERATIONS):
                 await asyncio.sleep(0)
+        self._close_listeners()
+        if shared is not None:
             for connection in list(shared.connections):
                 connection.shutdown()
             if not shared.connections:
