@@ -111,9 +111,10 @@ CORPUS = [
     pytest.param(b"GET / HTTP/1.1\r\nHost: localhost\n\r\n", served_or_refused(), id="mixed-line-endings"),
     # A bare CR never ends a line: the head never completes, so the head timeout answers.
     pytest.param(b"GET / HTTP/1.1\rHost: localhost\r\r", Expect(frozenset({400, 408}), "never"), id="bare-cr-line-endings"),
-    # RFC 9112 section 2.2 says a server SHOULD ignore at least one empty line
-    # before a request line; h11 answers 400 instead. Either is safe.
-    pytest.param(b"\r\nGET / HTTP/1.1\r\n" + H + b"\r\n", served_or_refused(), id="leading-empty-line"),
+    # RFC 9112 section 2.2: a server SHOULD ignore at least one empty line before a request line.
+    pytest.param(b"\r\nGET / HTTP/1.1\r\n" + H + b"\r\n", served(), id="leading-empty-line"),
+    pytest.param(b"\r\n\r\n\nGET / HTTP/1.1\r\n" + H + b"\r\n", served(), id="leading-empty-lines"),
+    pytest.param(b"\r\n" * 5 + b"GET / HTTP/1.1\r\n" + H + b"\r\n", refused(400), id="too-many-leading-empty-lines"),
     pytest.param(b"\r\n" * 100_000, Expect(frozenset({400, 431, None}), "never"), id="crlf-flood-200k"),
     pytest.param(b"\n" * 200_000, Expect(frozenset({400, 431, None}), "never"), id="lf-flood-200k"),
     # -- sizes -----------------------------------------------------------------------------
@@ -299,6 +300,17 @@ async def test_body_longer_than_content_length_is_the_next_request() -> None:
         )
     assert [status for status, _, _ in result.responses] == [200, 400]
     assert app.complete_bodies == [b"hello"]
+
+
+@pytest.mark.parametrize("one_byte_writes", [False, True], ids=["whole", "byte-by-byte"])
+async def test_crlf_after_a_body_is_skipped_before_the_next_request(one_byte_writes: bool) -> None:
+    # Some clients end a POST body with an extra CRLF (RFC 9112 section 2.2 asks servers to skip it).
+    app = RecordingApp()
+    request = b"POST / HTTP/1.1\r\n" + H + b"Content-Length: 5\r\n\r\nhello\r\nGET /next HTTP/1.1\r\n" + H + b"Connection: close\r\n\r\n"
+    async with asgidev.serve(app, **SERVER_OPTIONS) as server:
+        result = await exchange(server.host, server.port, request, one_byte_writes=one_byte_writes)
+    assert [status for status, _, _ in result.responses] == [200, 200]
+    assert [scope["path"] for scope in app.scopes] == ["/", "/next"]
 
 
 async def test_obs_fold_reaches_the_app_unfolded() -> None:

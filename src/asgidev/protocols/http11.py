@@ -30,6 +30,8 @@ MAX_HEAD_BYTES: Final = 64 * 1024
 # A request line longer than this is refused with 414 (RFC 9112 section 3
 # recommends supporting at least 8000 octets).
 MAX_REQUEST_LINE_BYTES: Final = 8 * 1024
+# Empty-line bytes (CR, LF) skipped before a request line: two stray CRLFs and then some.
+MAX_SKIPPED_EMPTY_LINE_BYTES: Final = 8
 
 SUPPORTED_VERSIONS: Final = frozenset({b"1.0", b"1.1"})
 
@@ -81,6 +83,7 @@ class HTTP11Protocol:
         "_is_keep_alive",
         "_method",
         "_remaining",
+        "_skipped_empty_bytes",
         "_version",
         "content_length",
         "has_upgrade",
@@ -93,6 +96,7 @@ class HTTP11Protocol:
         # The first bytes of the current request head, kept only to tell an
         # overlong request line (414) from an overlong header block (431).
         self._head_start = b""
+        self._skipped_empty_bytes = 0
         self._method = b""
         self._version = b"1.1"
         self._is_keep_alive = True
@@ -110,9 +114,26 @@ class HTTP11Protocol:
 
     def receive_data(self, data: bytes) -> None:
         """Feed bytes from the client; ``b""`` means the client closed its side."""
+        if data and not self._head_start and self._conn.their_state is h11.IDLE:
+            data = self._skip_empty_lines(data)
+            if not data:
+                return
         if len(self._head_start) <= MAX_REQUEST_LINE_BYTES and self._conn.their_state is h11.IDLE:
             self._head_start += data[: MAX_REQUEST_LINE_BYTES + 2]
         self._conn.receive_data(data)
+
+    def _skip_empty_lines(self, data: bytes) -> bytes:
+        """RFC 9112 section 2.2: ignore empty lines before a request line (h11 would answer 400).
+
+        Some clients send a CRLF after a request body. A few bytes of them are
+        skipped; a flood still reaches the parser, which refuses it.
+        """
+        stripped = data.lstrip(b"\r\n")
+        skipped = self._skipped_empty_bytes + len(data) - len(stripped)
+        if skipped > MAX_SKIPPED_EMPTY_LINE_BYTES:
+            return data
+        self._skipped_empty_bytes = skipped
+        return stripped
 
     def next_event(self) -> Event:
         """The next parsed event, ``NEED_DATA`` or ``PAUSED``.
@@ -223,6 +244,7 @@ class HTTP11Protocol:
         trailing, is_closed = self._conn.trailing_data
         self._conn = h11.Connection(h11.SERVER, max_incomplete_event_size=MAX_HEAD_BYTES)
         self._head_start = b""
+        self._skipped_empty_bytes = 0
         self._framing = Framing.NOT_STARTED
         self._has_sent_continue = False
         self._method = b""
