@@ -90,6 +90,10 @@ def spawn_worker(app_dir: str | None = None) -> tuple[WorkerProcess, ControlChan
 
 def _fork_worker() -> tuple[WorkerProcess, ControlChannel]:
     """A worker forked from this still-bare process (see the module docstring)."""
+    # asyncio is the largest import the two processes share: imported once,
+    # here, the child has it for free and the machine does that work once.
+    import asyncio  # noqa: F401
+
     control, theirs = ControlChannel.pair()
     pid = os.fork()
     if pid == 0:
