@@ -9,100 +9,17 @@ on what it prints, with deadlines, never on sleeps. Registered in conftest.py.
 from __future__ import annotations
 
 import os
-import re
 import shutil
-import signal
 import subprocess
 import sys
-import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.server_process import START_TIMEOUT_S, ServerProcess
+
 PROJECT_SOURCE = Path(__file__).parent / "django_project"
-BANNER_URL = re.compile(r"Starting ASGI server at (http://127\.0\.0\.1:\d+)/")
-# Start-up imports Django, runs checks and migrations queries: seconds on a slow CI box.
-START_TIMEOUT_S = 30.0
-STOP_TIMEOUT_S = 10.0
-
-
-class ServerProcess:
-    """One asgidev (or manage.py) subprocess; its combined stdout and stderr, collected as it comes."""
-
-    def __init__(self, args: list[str], cwd: Path, env: dict[str, str]) -> None:
-        self.process = subprocess.Popen(
-            [sys.executable, *args],
-            cwd=cwd,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            text=True,
-            bufsize=1,
-        )
-        self._lines: list[str] = []
-        self._has_ended = False
-        self._changed = threading.Condition()
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-        self.url = ""
-
-    def _read(self) -> None:
-        assert self.process.stdout is not None
-        for line in self.process.stdout:
-            with self._changed:
-                self._lines.append(line)
-                self._changed.notify_all()
-        with self._changed:
-            self._has_ended = True
-            self._changed.notify_all()
-
-    @property
-    def output(self) -> str:
-        with self._changed:
-            return "".join(self._lines)
-
-    def wait_for_output(self, pattern: str | re.Pattern[str], timeout: float = START_TIMEOUT_S, *, start: int = 0) -> re.Match[str]:
-        """Wait until the output after character ``start`` matches ``pattern``; fail with the output on timeout or exit."""
-        regex = re.compile(pattern)
-        found: list[re.Match[str]] = []
-
-        def is_done() -> bool:
-            match = regex.search("".join(self._lines)[start:])
-            if match:
-                found.append(match)
-            return bool(match) or self._has_ended
-
-        with self._changed:
-            self._changed.wait_for(is_done, timeout)
-        if not found:
-            state = "exited" if self._has_ended else "still running"
-            pytest.fail(f"Server output never matched {regex.pattern!r} ({state}). Output:\n{self.output}")
-        return found[0]
-
-    def wait_started(self) -> str:
-        """Wait for the banner; return the server's base URL (no trailing slash)."""
-        self.url = self.wait_for_output(BANNER_URL).group(1)
-        return self.url
-
-    def wait_exit(self, timeout: float = START_TIMEOUT_S) -> int:
-        code = self.process.wait(timeout)
-        self._reader.join(STOP_TIMEOUT_S)
-        return code
-
-    def stop(self) -> None:
-        """Ask the server to stop (SIGINT, as Ctrl-C), kill it if it does not, and close the pipe."""
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)
-            try:
-                self.process.wait(STOP_TIMEOUT_S)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self._reader.join(STOP_TIMEOUT_S)
-        assert self.process.stdout is not None
-        self.process.stdout.close()
 
 
 def project_env(**extra: str) -> dict[str, str]:
@@ -151,7 +68,7 @@ def start_server() -> Iterator[ServerFactory]:
     started: list[ServerProcess] = []
 
     def start(cwd: Path, *args: str, wait: bool = True, **env: str) -> ServerProcess:
-        server = ServerProcess(list(args), cwd, project_env(**env))
+        server = ServerProcess(args, cwd, project_env(**env))
         started.append(server)
         if wait:
             server.wait_started()

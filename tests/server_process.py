@@ -1,96 +1,144 @@
-"""Run the real ``asgidev`` command in a subprocess and follow what it prints."""
+"""Run a real server command (``python -m asgidev ...``, ``python manage.py runserver ...``) in a subprocess and follow what it prints."""
 
 from __future__ import annotations
 
 import os
-import queue
 import re
 import signal
 import subprocess
 import sys
 import threading
 import time
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import NoReturn
+
+import pytest
 
 URL_LINE = re.compile(r"Starting ASGI server at (http://\S+?)/?$")
+# Generous: start-up may import Django, run checks and query migrations, on a slow, loaded CI box.
+START_TIMEOUT_S = 30.0
+STOP_TIMEOUT_S = 15.0
 
 
 class ServerProcess:
-    """``python -m asgidev ARGS`` in ``cwd``; stdout and stderr lines are collected as they come."""
+    """``python ARGV`` in ``cwd``, its stdout and stderr merged and collected line by line as they come.
 
-    def __init__(self, args: list[str], cwd: Path, env: dict[str, str] | None = None) -> None:
-        full_env = {**os.environ, "PYTHONUNBUFFERED": "1", "NO_COLOR": "1", **(env or {})}
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "asgidev", *args],
+    ``env`` is the whole environment of the process; by default this one's, unbuffered and
+    uncoloured. ``ServerProcess.asgidev(args, cwd)`` runs ``python -m asgidev ARGS``. Every wait
+    fails the test (``pytest.fail``) with the output so far when it times out or the process exits.
+    """
+
+    def __init__(self, argv: Sequence[str], cwd: Path, env: Mapping[str, str] | None = None) -> None:
+        if env is None:
+            env = {**os.environ, "PYTHONUNBUFFERED": "1", "NO_COLOR": "1"}
+        self._argv = [sys.executable, *argv]
+        self.process = subprocess.Popen(
+            self._argv,
             cwd=cwd,
-            env=full_env,
+            env=env,
+            stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
             bufsize=1,
         )
-        self.lines: list[str] = []
-        self._new_lines: queue.Queue[str | None] = queue.Queue()
+        self.url = ""
+        self._lines: list[str] = []
+        self._has_ended = False
+        self._changed = threading.Condition()
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
-        self.url = ""
+
+    @classmethod
+    def asgidev(cls, args: Sequence[str], cwd: Path, env: Mapping[str, str] | None = None) -> ServerProcess:
+        """``python -m asgidev ARGS``."""
+        return cls(["-m", "asgidev", *args], cwd, env)
 
     def _read(self) -> None:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            self._new_lines.put(line.rstrip("\n"))
-        self._new_lines.put(None)
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            with self._changed:
+                self._lines.append(line.rstrip("\n"))
+                self._changed.notify_all()
+        with self._changed:
+            self._has_ended = True
+            self._changed.notify_all()
 
-    def wait_for_line(self, pattern: str, timeout: float = 15.0, *, count: int = 1) -> re.Match[str]:
-        """Wait until ``count`` lines in total match ``pattern``; return the last match."""
-        regex = re.compile(pattern)
-        deadline = time.monotonic() + timeout
-        while True:
-            matches = [m for m in (regex.search(line) for line in self.lines) if m]
-            if len(matches) >= count:
-                return matches[count - 1]
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise TimeoutError(f"no line matching {pattern!r} (x{count}) within {timeout}s; output:\n" + "\n".join(self.lines))
-            try:
-                line = self._new_lines.get(timeout=remaining)
-            except queue.Empty:
-                continue
-            if line is None:
-                raise RuntimeError(f"server exited ({self.proc.wait()}) before {pattern!r}; output:\n" + "\n".join(self.lines))
-            self.lines.append(line)
+    @property
+    def lines(self) -> list[str]:
+        """The lines printed so far, without their line ends."""
+        with self._changed:
+            return list(self._lines)
 
-    def count(self, pattern: str) -> int:
-        self._drain()
+    @property
+    def output(self) -> str:
+        """Everything printed so far."""
+        return "".join(line + "\n" for line in self.lines)
+
+    def count(self, pattern: str | re.Pattern[str]) -> int:
+        """How many lines printed so far match ``pattern``."""
         regex = re.compile(pattern)
         return sum(1 for line in self.lines if regex.search(line))
 
-    def _drain(self) -> None:
-        while True:
-            try:
-                line = self._new_lines.get_nowait()
-            except queue.Empty:
-                return
-            if line is None:
-                return
-            self.lines.append(line)
+    def wait_for_line(self, pattern: str | re.Pattern[str], timeout: float = START_TIMEOUT_S, *, count: int = 1) -> re.Match[str]:
+        """Wait until ``count`` lines in total match ``pattern`` (searched line by line); return the last of those matches."""
+        regex = re.compile(pattern)
+        matches: list[re.Match[str]] = []
+        searched = 0
 
-    def wait_started(self, timeout: float = 20.0) -> str:
-        self.url = self.wait_for_line(URL_LINE.pattern, timeout).group(1)
+        def is_done() -> bool:
+            nonlocal searched
+            matches.extend(m for m in (regex.search(line) for line in self._lines[searched:]) if m)
+            searched = len(self._lines)
+            return len(matches) >= count or self._has_ended
+
+        with self._changed:
+            self._changed.wait_for(is_done, timeout)
+        if len(matches) < count:
+            if not self._has_ended:
+                state = f"still running after {timeout}s"
+            else:
+                try:
+                    state = f"exited with {self.process.wait(1)}"  # its output has just ended: about to exit
+                except subprocess.TimeoutExpired:
+                    state = "output closed"
+            self._fail(f"waited for {count} line(s) matching {regex.pattern!r}, saw {len(matches)} ({state})")
+        return matches[count - 1]
+
+    def wait_started(self, timeout: float = START_TIMEOUT_S) -> str:
+        """Wait for the banner; return the server's base URL (no trailing slash)."""
+        self.url = self.wait_for_line(URL_LINE, timeout).group(1)
         return self.url
 
-    def stop(self, sig: int = signal.SIGINT, timeout: float = 15.0) -> int:
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
+    def wait_exit(self, timeout: float = START_TIMEOUT_S) -> int:
+        """Wait for the process to exit on its own; return its exit code (its output is then complete)."""
         try:
-            return self.proc.wait(timeout)
-        finally:
-            if self.proc.poll() is None:
-                self.proc.kill()
-                self.proc.wait()
-            self._reader.join(5)
-            if self.proc.stdout is not None:
-                self.proc.stdout.close()
+            code = self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self._fail(f"still running after {timeout}s")
+        self._reader.join(STOP_TIMEOUT_S)
+        return code
+
+    def stop(self, sig: int = signal.SIGINT, timeout: float = STOP_TIMEOUT_S) -> int:
+        """Send ``sig`` (default SIGINT, as Ctrl-C) unless exited; kill it if it has not exited after ``timeout``.
+
+        Returns the exit code (``-SIGKILL`` when it had to be killed); closes the pipe.
+        """
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self._reader.join(STOP_TIMEOUT_S)
+        if self.process.stdout is not None:
+            self.process.stdout.close()
+        return self.process.returncode
+
+    def _fail(self, reason: str) -> NoReturn:
+        pytest.fail(f"{' '.join(self._argv[1:])}: {reason}. Output:\n{self.output}")
 
 
 def is_process_gone(pid: int) -> bool:

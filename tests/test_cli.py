@@ -40,7 +40,7 @@ def project(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def running(project: Path) -> Iterator[ServerProcess]:
-    proc = ServerProcess(["hello:app", "--port", "0", "--no-reload"], cwd=project)
+    proc = ServerProcess.asgidev(["hello:app", "--port", "0", "--no-reload"], cwd=project)
     try:
         proc.wait_started()
         yield proc
@@ -110,7 +110,7 @@ def test_port_zero_prints_the_real_port(running: ServerProcess) -> None:
 
 
 def test_no_app_serves_welcome_page(tmp_path: Path) -> None:
-    proc = ServerProcess(["--port", "0", "--no-reload"], cwd=tmp_path)
+    proc = ServerProcess.asgidev(["--port", "0", "--no-reload"], cwd=tmp_path)
     try:
         url = proc.wait_started()
         page = httpx.get(url)
@@ -122,7 +122,7 @@ def test_no_app_serves_welcome_page(tmp_path: Path) -> None:
 
 
 def test_module_alone_finds_app_attribute(project: Path) -> None:
-    proc = ServerProcess(["hello", "--port", "0", "--no-reload"], cwd=project)
+    proc = ServerProcess.asgidev(["hello", "--port", "0", "--no-reload"], cwd=project)
     try:
         assert httpx.get(proc.wait_started()).text == "hello from app"
     finally:
@@ -131,7 +131,7 @@ def test_module_alone_finds_app_attribute(project: Path) -> None:
 
 def test_factory(project: Path) -> None:
     (project / "fact.py").write_text("from hello import app as inner\n\ndef create():\n    return inner\n")
-    proc = ServerProcess(["fact:create", "--factory", "--port", "0", "--no-reload"], cwd=project)
+    proc = ServerProcess.asgidev(["fact:create", "--factory", "--port", "0", "--no-reload"], cwd=project)
     try:
         assert httpx.get(proc.wait_started()).text == "hello from app"
     finally:
@@ -140,7 +140,7 @@ def test_factory(project: Path) -> None:
 
 def test_app_dir(project: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
     elsewhere = tmp_path_factory.mktemp("elsewhere")
-    proc = ServerProcess(["hello:app", "--app-dir", str(project), "--port", "0", "--no-reload"], cwd=elsewhere)
+    proc = ServerProcess.asgidev(["hello:app", "--app-dir", str(project), "--port", "0", "--no-reload"], cwd=elsewhere)
     try:
         assert httpx.get(proc.wait_started()).text == "hello from app"
     finally:
@@ -198,7 +198,7 @@ def test_bad_option_is_clear(project: Path) -> None:
 
 
 def test_ctrl_c_stops_cleanly(project: Path) -> None:
-    proc = ServerProcess(["hello:app", "--port", "0", "--no-reload"], cwd=project)
+    proc = ServerProcess.asgidev(["hello:app", "--port", "0", "--no-reload"], cwd=project)
     url = proc.wait_started()
     assert proc.stop(signal.SIGINT) == 0
     port = int(url.rsplit(":", 1)[1])
@@ -218,7 +218,7 @@ def test_ipv6_addrport(project: Path) -> None:
         probe.close()
     except OSError:
         pytest.skip("IPv6 loopback unavailable")
-    proc = ServerProcess(["hello:app", "[::1]:0", "--no-reload"], cwd=project)
+    proc = ServerProcess.asgidev(["hello:app", "[::1]:0", "--no-reload"], cwd=project)
     try:
         url = proc.wait_started()
         assert url.startswith("http://[::1]:")
@@ -228,7 +228,7 @@ def test_ipv6_addrport(project: Path) -> None:
 
 
 def test_zero_shorthand_binds_all_interfaces_with_warning(project: Path) -> None:
-    proc = ServerProcess(["hello:app", "0:0", "--no-reload"], cwd=project)
+    proc = ServerProcess.asgidev(["hello:app", "0:0", "--no-reload"], cwd=project)
     try:
         url = proc.wait_started()
         assert url.startswith("http://0.0.0.0:")
@@ -239,7 +239,7 @@ def test_zero_shorthand_binds_all_interfaces_with_warning(project: Path) -> None
 
 def test_unix_domain_socket(project: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
     path = tmp_path_factory.mktemp("uds") / "asgidev.sock"
-    proc = ServerProcess(["hello:app", "--uds", str(path), "--no-reload"], cwd=project)
+    proc = ServerProcess.asgidev(["hello:app", "--uds", str(path), "--no-reload"], cwd=project)
     try:
         proc.wait_for_line(r"Starting ASGI server at unix:")
         transport = httpx.HTTPTransport(uds=str(path))
@@ -285,7 +285,7 @@ def test_log_config_file_replaces_the_logging_set_up(project: Path, tmp_path_fac
         ' "handlers": {"h": {"class": "logging.StreamHandler", "formatter": "f", "stream": "ext://sys.stdout"}},'
         ' "loggers": {"asgidev": {"handlers": ["h"], "level": "INFO", "propagate": false}}}'
     )
-    proc = ServerProcess(["hello:app", "--port", "0", "--no-reload", "--log-config", str(config)], cwd=project)
+    proc = ServerProcess.asgidev(["hello:app", "--port", "0", "--no-reload", "--log-config", str(config)], cwd=project)
     try:
         httpx.get(proc.wait_started())
         proc.wait_for_line(r'^CUSTOM asgidev\.access "GET / HTTP/1\.1" 200')
@@ -301,11 +301,11 @@ def test_second_ctrl_c_exits_at_once(project: Path) -> None:
         "    while True:\n        await send({'type': 'http.response.body', 'body': b'x', 'more_body': True})\n"
         "        await asyncio.sleep(0.05)\n"
     )
-    proc = ServerProcess(["slow:app", "--port", "0", "--no-reload", "--timeout-graceful-shutdown", "60"], cwd=project)
+    proc = ServerProcess.asgidev(["slow:app", "--port", "0", "--no-reload", "--timeout-graceful-shutdown", "60"], cwd=project)
     url = proc.wait_started()
     with httpx.Client() as client, client.stream("GET", url) as response:
         next(response.iter_bytes())
-        proc.proc.send_signal(signal.SIGINT)  # graceful: would wait up to 60 s for the stream
+        proc.process.send_signal(signal.SIGINT)  # graceful: would wait up to 60 s for the stream
         proc.wait_for_line(r"Shutting down \(press CONTROL-C again")
         started = time.monotonic()
         code = proc.stop(signal.SIGINT)  # the second one exits at once

@@ -12,7 +12,8 @@ import anyio
 import httpx
 import pytest
 
-from tests.django_helpers import ServerFactory, ServerProcess, asgidev_args, copy_project, project_env
+from tests.django_helpers import ServerFactory, asgidev_args, copy_project, project_env
+from tests.server_process import ServerProcess
 
 APP = "mysite.asgi:application"
 STYLE_CSS = "/static/polls/style.css"
@@ -23,7 +24,7 @@ def site(tmp_path_factory: pytest.TempPathFactory, migrated_project_template: Pa
     """One server for the read-mostly tests of this module: ``asgidev mysite.asgi:application``."""
     project = tmp_path_factory.mktemp("site") / "project"
     shutil.copytree(migrated_project_template, project)
-    server = ServerProcess(list(asgidev_args(APP)), project, project_env())
+    server = ServerProcess(asgidev_args(APP), project, project_env())
     try:
         server.wait_started()
         yield server

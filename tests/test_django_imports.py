@@ -8,7 +8,8 @@ import sys
 from pathlib import Path
 
 import asgidev
-from tests.django_helpers import START_TIMEOUT_S, project_env
+from tests.django_helpers import project_env
+from tests.server_process import START_TIMEOUT_S
 
 PACKAGE = Path(asgidev.__file__).parent
 REPO_ROOT = Path(__file__).parent.parent

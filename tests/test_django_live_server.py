@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.django_helpers import START_TIMEOUT_S, copy_project, project_env
+from tests.django_helpers import copy_project, project_env
+from tests.server_process import START_TIMEOUT_S
 
 # Django's default test database for SQLite is in memory; the file variant sets TEST NAME.
 # The Channels variant serves ASGI_APPLICATION (a ProtocolTypeRouter) instead of get_asgi_application().

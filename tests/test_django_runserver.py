@@ -8,7 +8,8 @@ from pathlib import Path
 
 import httpx
 
-from tests.django_helpers import START_TIMEOUT_S, ServerFactory, project_env
+from tests.django_helpers import ServerFactory, project_env
+from tests.server_process import START_TIMEOUT_S
 
 
 def test_runserver_runs_asgidev_with_runserver_options(django_project: Path, start_server: ServerFactory) -> None:

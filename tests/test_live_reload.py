@@ -155,7 +155,7 @@ def browser() -> Iterator[Browser]:
 def test_browser_page_follows_edits(browser: Browser, tmp_path: Path) -> None:
     write_app(tmp_path, "v1")
     (tmp_path / "site.css").write_text("h1 { color: rgb(255, 0, 0); }\n")
-    proc = ServerProcess(["app:app", "--port", "0", "--live-reload", "--timeout-graceful-shutdown", "1"], cwd=tmp_path)
+    proc = ServerProcess.asgidev(["app:app", "--port", "0", "--live-reload", "--timeout-graceful-shutdown", "1"], cwd=tmp_path)
     try:
         url = proc.wait_started()
         browser.navigate(url + "/")
@@ -193,7 +193,7 @@ def test_browser_django_template_edit_and_static_stylesheet(browser: Browser, dj
     index = django_project / "polls" / "templates" / "polls" / "index.html"
     index.write_text(index.read_text().replace("<h1>Polls index</h1>", "<h1>Polls live</h1>"))
     browser.wait_for(heading, "Polls live")
-    server.wait_for_output(r"Applied in place in \d+ ms")
+    server.wait_for_line(r"Applied in place in \d+ ms")
 
     browser.evaluate("window.__marker = 8")
     (django_project / "polls" / "static" / "polls" / "style.css").write_text("h1 { color: rgb(0, 128, 0); }\n")
