@@ -68,6 +68,8 @@ def _intro(meta: dict[str, Any]) -> list[str]:
         "it stays meaningful when the client, not the server, is the bottleneck.",
         "- Every server is one process bound to 127.0.0.1 with its access log off: asgidev `--no-reload --no-access-log`, "
         "uvicorn `--no-access-log`, hypercorn `--workers 0`, daphne `-v 0`, runserver `--noreload` with the `django.server` logger silenced.",
+        "- Bytecode: asgidev's source is byte-compiled before the run, as pip does for every installed package "
+        "(the peers' included); servers run with PYTHONDONTWRITEBYTECODE=1, so nothing else is cached between starts.",
         "- These machines are shared; treat differences under about 10 % as noise.",
         "",
     ]
