@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import socket
 from typing import Any
 
@@ -103,8 +104,9 @@ async def test_large_post_echo_streams() -> None:
     assert response.content == payload
 
 
-async def test_head_has_headers_but_no_body(raw_client: Any) -> None:
-    async with asgidev.serve(apps.hello) as server:
+async def test_head_has_headers_but_no_body(raw_client: Any, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="asgidev.access")
+    async with asgidev.serve(apps.hello, access_log=True) as server:
         client = raw_client(server.host, server.port)
         await asyncio.to_thread(
             client.send, b"HEAD / HTTP/1.1\r\nHost: localhost\r\n\r\nGET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
@@ -113,6 +115,9 @@ async def test_head_has_headers_but_no_body(raw_client: Any) -> None:
     first, _, rest = data.partition(b"\r\n\r\n")
     assert b"content-length: 13" in first
     assert rest.startswith(b"HTTP/1.1 200 OK")  # no body between the two responses
+    # The access log counts body bytes sent: none for the HEAD.
+    logged = [r.getMessage() for r in caplog.records if r.name == "asgidev.access"]
+    assert [line.rsplit(" ", 1)[0] for line in logged] == ['"HEAD / HTTP/1.1" 200 0', '"GET / HTTP/1.1" 200 13']
 
 
 async def test_expect_100_continue_sent_only_when_app_reads(raw_client: Any) -> None:

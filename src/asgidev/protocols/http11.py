@@ -89,6 +89,7 @@ class HTTP11Protocol:
         "has_upgrade",
         "headers",
         "host",
+        "sends_body",
     )
 
     def __init__(self) -> None:
@@ -109,6 +110,8 @@ class HTTP11Protocol:
         self.headers: list[tuple[bytes, bytes]] = []
         self.has_upgrade = False
         self.content_length: int | None = None
+        # Whether the current response carries a body (not HEAD, 1xx, 204 or 304).
+        self.sends_body = True
 
     # -- reading ------------------------------------------------------------------
 
@@ -327,6 +330,7 @@ class HTTP11Protocol:
         else:
             self._framing = Framing.UNTIL_CLOSE
             self._is_keep_alive = False
+        self.sends_body = self._framing is not Framing.NO_BODY
         if self._conn.they_are_waiting_for_100_continue or self._conn.their_state is h11.SEND_BODY:
             # Answering before reading the whole body: the client may or may not
             # send it, so this connection cannot safely carry another request.

@@ -297,9 +297,10 @@ class HTTPConnection(asyncio.Protocol):
     # -- between requests -------------------------------------------------------------
 
     def _response_complete(self, cycle: HTTPCycle) -> None:
-        if self.shared.is_access_log:
-            log_access(cycle)
         protocol = self.protocol
+        if self.shared.is_access_log:
+            # A HEAD (or 204/304) response sends none of the body the app produced.
+            log_access(cycle, cycle.body_bytes if protocol.sends_body else 0)
         if not protocol.is_keep_alive_ready:
             # The exchange cannot be followed by another (Connection: close,
             # HTTP/1.0, unread body).

@@ -105,8 +105,8 @@ class ServerShared:
         return self.defaults.merged(app_headers)
 
 
-def log_access(cycle: HTTPCycle) -> None:
-    """One access-log line for a completed response, runserver-style plus the duration."""
+def log_access(cycle: HTTPCycle, body_bytes: int) -> None:
+    """One access-log line for a completed response, runserver-style plus the duration and the body bytes sent."""
     scope = cycle.scope
     elapsed_ms = (time.perf_counter() - cycle.started_at) * 1000
     target = scope["raw_path"].decode("latin-1")
@@ -118,7 +118,7 @@ def log_access(cycle: HTTPCycle) -> None:
         target,
         scope["http_version"],
         cycle.status,
-        cycle.body_bytes,
+        body_bytes,
         elapsed_ms,
         extra={"status_code": cycle.status},
     )
