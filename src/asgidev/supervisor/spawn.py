@@ -95,11 +95,13 @@ def _fork_worker() -> tuple[WorkerProcess, ControlChannel]:
     import asyncio  # noqa: F401
 
     control, theirs = ControlChannel.pair()
+    # Ctrl+C is the supervisor's to handle: the child is born ignoring it,
+    # so not even one pressed during the fork can interrupt it.
+    sigint_handler = signal.signal(signal.SIGINT, signal.SIG_IGN)
     pid = os.fork()
     if pid == 0:
         # The worker. Its copy of the supervisor's end must go, or the
         # supervisor's death would never reach it as end-of-file.
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
         control.close()
         from asgidev.supervisor import worker
 
@@ -108,6 +110,7 @@ def _fork_worker() -> tuple[WorkerProcess, ControlChannel]:
         # Leave through SystemExit, not os._exit, so the app's atexit hooks and
         # logging flush run as in any worker. Nothing above catches it.
         raise SystemExit(worker.run_worker(theirs))
+    signal.signal(signal.SIGINT, sigint_handler)
     theirs.close()
     return ForkedProcess(pid), control
 
