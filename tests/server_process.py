@@ -15,7 +15,7 @@ from typing import NoReturn
 
 import pytest
 
-URL_LINE = re.compile(r"Starting ASGI server at (http://\S+?)/?$")
+URL_LINE = re.compile(r"Starting ASGI server at (https?://\S+?)/?$")
 # Generous: start-up may import Django, run checks and query migrations, on a slow, loaded CI box.
 START_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 15.0

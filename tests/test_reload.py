@@ -139,6 +139,50 @@ def test_no_connection_reset_by_reloads_under_new_connections(server: ServerProc
     assert failures == []
 
 
+def test_https_reloads_fail_no_request(tmp_path: Path) -> None:
+    # A TLS session cannot be handed to the next worker: an idle connection is
+    # closed cleanly (the client reconnects), and one accepted just as its worker
+    # stops is answered by that worker. Fresh connections keep arriving meanwhile.
+    write_app(tmp_path, "v1")
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "NO_COLOR": "1", "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    server = ServerProcess.asgidev(["app:app", "--port", "0", "--https"], cwd=tmp_path, env=env)
+    failures: list[str] = []
+    served = 0
+    stop = threading.Event()
+
+    def fresh_connections() -> None:
+        nonlocal served
+        while not stop.is_set():
+            try:
+                httpx.get(server.url, verify=False, timeout=10).raise_for_status()
+                served += 1
+            except httpx.HTTPError as exc:
+                failures.append(repr(exc))
+
+    try:
+        url = server.wait_started()
+        assert url.startswith("https://")
+        threads = [threading.Thread(target=fresh_connections) for _ in range(3)]
+        with httpx.Client(verify=False, timeout=10) as keep_alive:
+            assert keep_alive.get(url).status_code == 200
+            for t in threads:
+                t.start()
+            try:
+                for n in range(1, 9):
+                    server.process.send_signal(signal.SIGHUP)
+                    server.wait_for_line(r"Reloaded in", count=n)
+                    # The idle keep-alive connection was closed by the old worker at once: a new one serves.
+                    assert keep_alive.get(url).status_code == 200
+            finally:
+                stop.set()
+                for t in threads:
+                    t.join(30)
+        assert served > 20
+        assert failures == []
+    finally:
+        server.stop()
+
+
 def test_broken_code_shows_error_page_then_recovers(server: ServerProcess, project: Path) -> None:
     (project / "app.py").write_text("def broken(:\n")
     server.wait_for_line(r"Reload failed")

@@ -45,6 +45,7 @@ class HTTPConnection(asyncio.Protocol):
     """Serves requests from one client in order, one at a time (RFC 9112 section 9.3.2)."""
 
     __slots__ = (
+        "_has_had_request",
         "_initial_data",
         "_is_closing",
         "_is_handoff_waiting",
@@ -83,6 +84,7 @@ class HTTPConnection(asyncio.Protocol):
         # Bytes a previous worker had already read from this client (reload handoff).
         self._initial_data = initial_data
         self._is_handoff_waiting = False
+        self._has_had_request = False
 
     # -- asyncio.Protocol callbacks -------------------------------------------------
 
@@ -94,10 +96,13 @@ class HTTPConnection(asyncio.Protocol):
         if self._initial_data:
             self.protocol.receive_data(self._initial_data)
         if self.shared.is_shutting_down:
-            # Accepted just before the listener closed: pass it on (or close it) now.
+            # Accepted just before the listener closed: pass it on (or close it)
+            # now. A TLS connection cannot be passed on, and its client is about
+            # to send a request: answer that one here, then close.
             self._is_closing = True
-            self._close_idle()
-            return
+            if self.shared.scheme != "https":
+                self._close_idle()
+                return
         self.deadline.set(self.shared.config.timeout_request_head)
         if self._initial_data:
             self._initial_data = b""
@@ -199,6 +204,7 @@ class HTTPConnection(asyncio.Protocol):
             self._upgrade.take_over(self, request, headers)
             return
         scope = shared.scope_for(request, headers, self.client, self.server)
+        self._has_had_request = True
         self.cycle = cycle = HTTPCycle(scope, self, request_ended=False)
         shared.active_requests += 1
         self.task = task = self.loop.create_task(cycle.run(shared.app))
@@ -326,6 +332,8 @@ class HTTPConnection(asyncio.Protocol):
         """Stop after the current response; close (or hand off) now if idle."""
         self._is_closing = True
         if self.cycle is None:
+            if self.shared.scheme == "https" and not self._has_had_request:
+                return  # a new TLS connection: its first request is on its way; answer it, then close
             self._close_idle()
         elif self.cycle.response_state is ResponseState.COMPLETE:
             self.transport.close()
@@ -339,7 +347,9 @@ class HTTPConnection(asyncio.Protocol):
         handoff = self.shared.handoff
         transport = self.transport
         sock = transport.get_extra_info("socket")
-        if handoff is None or sock is None or transport.is_closing():
+        # A TLS session lives in this process: its socket cannot be passed on.
+        # Closing it cleanly (close_notify) lets the client open a new one.
+        if handoff is None or sock is None or transport.is_closing() or self.shared.scheme == "https":
             transport.close()
             return
         if transport.get_write_buffer_size():

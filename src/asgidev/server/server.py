@@ -28,6 +28,8 @@ logger = logging.getLogger(__name__)
 
 # Loop iterations between asyncio accepting a socket and our protocol seeing it.
 ACCEPT_SETTLE_ITERATIONS = 4
+# How long a replaced worker waits for TLS handshakes of connections it accepted (loopback: milliseconds).
+TLS_HANDSHAKE_GRACE_S = 0.2
 # After the graceful period, how long cancelled app tasks get to unwind.
 CANCEL_GRACE_S = 1.0
 
@@ -125,18 +127,28 @@ class Server:
         self._stopped.set()
         self.stop_accepting()
         shared = self.shared
-        if shared is not None:
-            shared.is_shutting_down = True
-            # Connections asyncio accepted just before get their protocol a few
-            # loop iterations later; let them arrive, so they are handed on
-            # rather than dropped, before the listeners close (see stop_accepting).
-            for _ in range(ACCEPT_SETTLE_ITERATIONS):
-                await asyncio.sleep(0)
-        self._close_listeners()
+        try:
+            if shared is not None:
+                shared.is_shutting_down = True
+                # Connections asyncio accepted just before get their protocol a few
+                # loop iterations later; let them arrive, so they are handed on
+                # rather than dropped, before the listeners close (see stop_accepting).
+                for _ in range(ACCEPT_SETTLE_ITERATIONS):
+                    await asyncio.sleep(0)
+        finally:
+            self._close_listeners()  # even if cancelled meanwhile: the port must not stay bound
         if shared is not None:
             for connection in list(shared.connections):
                 connection.shutdown()
-            if not shared.connections:
+            if self.ssl_context is not None and shared.handoff is not None:
+                # Being replaced by a new worker: TLS connections accepted just
+                # before reach the server only after their handshake, a round
+                # trip later, and cannot be passed on; wait for them to arrive
+                # and be answered here.
+                await asyncio.sleep(TLS_HANDSHAKE_GRACE_S)
+            if shared.connections:
+                shared.drained.clear()
+            else:
                 shared.drained.set()
             timeout = self.config.timeout_graceful_shutdown
             try:
