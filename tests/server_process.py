@@ -29,7 +29,7 @@ class ServerProcess:
     fails the test (``pytest.fail``) with the output so far when it times out or the process exits.
     """
 
-    def __init__(self, argv: Sequence[str], cwd: Path, env: Mapping[str, str] | None = None) -> None:
+    def __init__(self, argv: Sequence[str], cwd: Path, env: Mapping[str, str] | None = None, pass_fds: Sequence[int] = ()) -> None:
         if env is None:
             env = {**os.environ, "PYTHONUNBUFFERED": "1", "NO_COLOR": "1"}
         self._argv = [sys.executable, *argv]
@@ -42,6 +42,7 @@ class ServerProcess:
             stderr=subprocess.STDOUT,
             text=True,
             bufsize=1,
+            pass_fds=pass_fds,
         )
         self.url = ""
         self._lines: list[str] = []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import textwrap
@@ -309,28 +310,102 @@ def test_no_orphans_and_port_freed(project: Path, sig: int) -> None:
         probe.close()
 
 
-def test_first_worker_looks_like_later_ones(tmp_path: Path) -> None:
+FIRST_WORKER_APP = """
+import os, signal, sys
+
+VERSION = {version!r}
+INHERITED_PIPE = {inherited_pipe!r}
+
+def _open_files():
+    return {{os.readlink(f"/proc/self/fd/{{n}}") for n in os.listdir("/proc/self/fd") if os.path.exists(f"/proc/self/fd/{{n}}")}}
+
+async def app(scope, receive, send):
+    facts = [
+        os.getppid(),
+        sys.argv,
+        sys.path[:2],
+        f"utf8={{sys.flags.utf8_mode}}",
+        f"ignores-ctrl-c={{signal.getsignal(signal.SIGINT) == signal.SIG_IGN}}",
+        f"holds-inherited-pipe={{INHERITED_PIPE in _open_files()}}",
+        f"app-dir-env={{os.environ.get('ASGIDEV_APP_DIR')}}",
+    ]
+    body = VERSION + " " + " ".join(str(f) for f in facts)
+    await send({{"type": "http.response.start", "status": 200, "headers": []}})
+    await send({{"type": "http.response.body", "body": body.encode()}})
+"""
+
+
+@pytest.mark.parametrize("launcher", ["python -m asgidev", "console script"])
+def test_first_worker_looks_like_later_ones(tmp_path: Path, launcher: str) -> None:
     # The first worker is forked before the command line is parsed (supervisor/spawn.py);
-    # later ones are fresh interpreters. The app must not be able to tell them apart.
-    app = (
-        "import os, sys\n"
-        "VERSION = {version!r}\n"
-        "async def app(scope, receive, send):\n"
-        "    body = f'{{VERSION}} {{os.getppid()}} {{sys.argv}} ignores-ctrl-c={{signal.getsignal(signal.SIGINT) == signal.SIG_IGN}}'.encode()\n"
-        "    await send({{'type': 'http.response.start', 'status': 200, 'headers': []}})\n"
-        "    await send({{'type': 'http.response.body', 'body': body}})\n"
-        "import signal\n"
-    )
-    save_like_an_editor(tmp_path / "app.py", app.format(version="first"))
-    proc = ServerProcess.asgidev(["app:app", "--port", "0"], cwd=tmp_path)
+    # later ones are fresh interpreters. The app must not be able to tell them apart, and
+    # neither may hold a descriptor asgidev inherited from whoever started it.
+    read_end, write_end = os.pipe()
+    os.set_inheritable(write_end, True)
+    pipe = f"pipe:[{os.fstat(write_end).st_ino}]"
+    (tmp_path / "src").mkdir()
+    app_file = tmp_path / "src" / "app.py"
+    save_like_an_editor(app_file, FIRST_WORKER_APP.format(version="first", inherited_pipe=pipe))
+    command = ["-m", "asgidev"] if launcher == "python -m asgidev" else [shutil.which("asgidev") or "missing"]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "NO_COLOR": "1"}
+    args = ["-X", "utf8", *command, "app:app", "--app-dir", "src", "--port", "0"]
+    proc = ServerProcess(args, cwd=tmp_path, env=env, pass_fds=(write_end,))
     try:
         url = proc.wait_started()
         first = get(url).text.split(" ", 1)[1]
-        save_like_an_editor(tmp_path / "app.py", app.format(version="second"))
+        save_like_an_editor(app_file, FIRST_WORKER_APP.format(version="second", inherited_pipe=pipe))
         second = wait_for_body(url, "second ").split(" ", 1)[1]
         assert first == second
         assert first.startswith(f"{proc.process.pid} ")  # both are children of the supervisor
         assert "worker.py" in first
+        # --app-dir first, then the working directory, as -m puts it.
+        assert f"[{str(tmp_path / 'src')!r}, {str(tmp_path)!r}]" in first
+        assert "utf8=1" in first  # the interpreter's options carry over
         assert "ignores-ctrl-c=True" in first  # Ctrl+C is the supervisor's to handle
+        assert "holds-inherited-pipe=False" in first
+        assert "app-dir-env=None" in first
     finally:
         proc.stop()
+        os.close(read_end)
+        os.close(write_end)
+
+
+def test_reloads_when_started_with_sigchld_ignored(project: Path) -> None:
+    # A parent that ignores SIGCHLD passes that on through exec: the kernel then
+    # reaps asgidev's workers itself, and waiting for one finds no child.
+    launcher = (
+        "import os, signal, sys; signal.signal(signal.SIGCHLD, signal.SIG_IGN); "
+        "os.execv(sys.executable, [sys.executable, '-m', 'asgidev', *sys.argv[1:]])"
+    )
+    proc = ServerProcess(["-c", launcher, "app:app", "--port", "0"], cwd=project)
+    try:
+        url = proc.wait_started()
+        first_pid = get(url).text.split()[1]
+        proc.process.send_signal(signal.SIGHUP)
+        proc.wait_for_line(r"Reloaded in")
+        wait_until(lambda: get(url).text.split()[1] != first_pid)
+    finally:
+        code = proc.stop()
+    assert code == 0, proc.output
+    assert "Traceback" not in proc.output
+
+
+def test_under_a_profiler_the_first_worker_is_a_fresh_interpreter(tmp_path: Path) -> None:
+    # Under a profiler (or debugger, or coverage) the first worker is not forked: the
+    # child would inherit the hooks, and the profiler, catching the child's exit,
+    # would write its report from the worker too (pdb would even restart asgidev in it).
+    (tmp_path / "app.py").write_text(
+        "async def app(scope, receive, send):\n"
+        "    cmdline = open('/proc/self/cmdline', 'rb').read().replace(b'\\0', b' ')\n"
+        "    await send({'type': 'http.response.start', 'status': 200, 'headers': []})\n"
+        "    await send({'type': 'http.response.body', 'body': cmdline})\n"
+    )
+    args = ["-m", "cProfile", "-o", str(tmp_path / "profile.out"), "-m", "asgidev", "app:app", "--port", "0"]
+    proc = ServerProcess(args, cwd=tmp_path)
+    try:
+        url = proc.wait_started()
+        assert "-m asgidev.supervisor.worker" in get(url).text
+    finally:
+        code = proc.stop()
+    assert code == 0, proc.output
+    assert (tmp_path / "profile.out").exists()

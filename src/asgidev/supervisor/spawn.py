@@ -15,12 +15,14 @@ are fresh interpreters (``python -m asgidev.supervisor.worker``).
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
-from typing import Protocol
+from typing import NoReturn, Protocol
 
 from asgidev.supervisor.handoff import ENV_APP_DIR, ENV_CONTROL_FD, ControlChannel
 
@@ -50,7 +52,12 @@ class ForkedProcess:
 
     def poll(self) -> int | None:
         if self.returncode is None:
-            pid, status = os.waitpid(self.pid, os.WNOHANG)
+            try:
+                pid, status = os.waitpid(self.pid, os.WNOHANG)
+            except ChildProcessError:
+                # Reaped by the system (SIGCHLD ignored by whoever started us): Popen says 0 too.
+                self.returncode = 0
+                return 0
             if pid:
                 self.returncode = os.waitstatus_to_exitcode(status)
         return self.returncode
@@ -83,7 +90,9 @@ def spawn_worker(app_dir: str | None = None) -> tuple[WorkerProcess, ControlChan
         env.pop(ENV_APP_DIR, None)
     else:
         env[ENV_APP_DIR] = app_dir
-    process = subprocess.Popen([sys.executable, "-m", "asgidev.supervisor.worker"], env=env, pass_fds=(theirs.fileno(),))
+    # The interpreter's own options (-X dev, -W, -O) carry over, as they do to the forked first worker.
+    flags = subprocess._args_from_interpreter_flags()  # type: ignore[attr-defined]  # what multiprocessing uses
+    process = subprocess.Popen([sys.executable, *flags, "-m", "asgidev.supervisor.worker"], env=env, pass_fds=(theirs.fileno(),))
     theirs.close()
     return process, control
 
@@ -98,21 +107,56 @@ def _fork_worker() -> tuple[WorkerProcess, ControlChannel]:
     # Ctrl+C is the supervisor's to handle: the child is born ignoring it,
     # so not even one pressed during the fork can interrupt it.
     sigint_handler = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    pid = os.fork()
-    if pid == 0:
-        # The worker. Its copy of the supervisor's end must go, or the
-        # supervisor's death would never reach it as end-of-file.
+    try:
+        pid = os.fork()
+    except OSError:  # out of processes or memory: a fresh interpreter may still fit later
+        signal.signal(signal.SIGINT, sigint_handler)
         control.close()
-        from asgidev.supervisor import worker
-
-        # As in workers started later, sys.argv names the worker module, not asgidev's options.
-        sys.argv[:] = [worker.__file__]
-        # Leave through SystemExit, not os._exit, so the app's atexit hooks and
-        # logging flush run as in any worker. Nothing above catches it.
-        raise SystemExit(worker.run_worker(theirs))
+        theirs.close()
+        return spawn_worker()
+    if pid == 0:
+        _become_worker(control, theirs)
     signal.signal(signal.SIGINT, sigint_handler)
     theirs.close()
     return ForkedProcess(pid), control
+
+
+def _become_worker(control: ControlChannel, theirs: socket.socket) -> NoReturn:
+    """In the forked child: look like a worker started with ``python -m asgidev.supervisor.worker``, and be one."""
+    # Its copy of the supervisor's end must go, or the supervisor's death would
+    # never reach it as end-of-file; so must descriptors this process inherited
+    # from its own parent, which Popen would not have passed on either.
+    control.close()
+    _close_inherited_fds(keep=theirs.fileno())
+    from asgidev.supervisor import worker
+
+    # As in workers started later: sys.argv names the worker module, not
+    # asgidev's options, and sys.path starts with the working directory, as -m puts it.
+    sys.argv[:] = [worker.__file__]
+    if not sys.flags.safe_path:
+        sys.path[0] = os.getcwd()
+    # Leave through SystemExit, not os._exit, so the app's atexit hooks and
+    # logging flush run as in any worker. Nothing above catches it (see _can_fork).
+    raise SystemExit(worker.run_worker(theirs))
+
+
+def _close_inherited_fds(keep: int) -> None:
+    """Close inheritable descriptors above stderr except ``keep`` (Python opens its own non-inheritable)."""
+    fd_dir = "/proc/self/fd" if os.path.isdir("/proc/self/fd") else "/dev/fd"
+    for name in os.listdir(fd_dir):
+        fd = int(name)
+        if fd > 2 and fd != keep:
+            with contextlib.suppress(OSError):  # the listing's own descriptor is already gone
+                if os.get_inheritable(fd):
+                    os.close(fd)
+
+
+def _can_fork() -> bool:
+    """Forking is safe, and the child's SystemExit reaches the interpreter: no debugger, profiler or extra thread."""
+    threading = sys.modules.get("threading")
+    return (
+        hasattr(os, "fork") and sys.gettrace() is None and sys.getprofile() is None and (threading is None or threading.active_count() == 1)
+    )
 
 
 def spawn_early(argv: list[str]) -> None:
@@ -120,7 +164,7 @@ def spawn_early(argv: list[str]) -> None:
     global _early
     if _NO_WORKER_FLAGS.intersection(argv) or _early is not None:
         return
-    _early = _fork_worker() if hasattr(os, "fork") else spawn_worker()
+    _early = _fork_worker() if _can_fork() else spawn_worker()
     atexit.register(_discard_early)
 
 

@@ -178,7 +178,7 @@ def _prewarm(app_dir: str) -> None:
 
 def main() -> None:
     """Entry point of a worker started as ``python -m asgidev.supervisor.worker``."""
-    sys.exit(run_worker(socket.socket(fileno=int(os.environ[ENV_CONTROL_FD]))))
+    sys.exit(run_worker(socket.socket(fileno=int(os.environ.pop(ENV_CONTROL_FD)))))
 
 
 def run_worker(control_socket: socket.socket) -> int:
@@ -190,8 +190,11 @@ def run_worker(control_socket: socket.socket) -> int:
     # is not. The supervisor says GO, with the configuration and the listening
     # sockets, when a change needs a fresh worker: every reload is spared the
     # interpreter's start-up.
-    if os.environ.get(ENV_APP_DIR):
-        _prewarm(os.environ[ENV_APP_DIR])
+    # Taken out of the environment, as the control descriptor is: the app (and
+    # any asgidev it starts) must not see asgidev's plumbing.
+    app_dir = os.environ.pop(ENV_APP_DIR, None)
+    if app_dir:
+        _prewarm(app_dir)
     message = control.wait_message()
     if message is None or message.kind is not Kind.GO:
         return 0
