@@ -43,7 +43,7 @@ def test_live_server_in_a_django_test_suite(tmp_path: Path, suite: str) -> None:
         timeout=START_TIMEOUT_S * 2,
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "8 passed" in result.stdout
+    assert "9 passed" in result.stdout
     assert not (project / "db.sqlite3").exists()  # the tests never touched the development database
 
 

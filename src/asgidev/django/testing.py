@@ -12,7 +12,9 @@ while the server answers. Three things make it a *test* server:
 * **Static files** are served through the finders whenever
   ``django.contrib.staticfiles`` is installed, whatever ``DEBUG`` says: the
   test runner turns ``DEBUG`` off, and Django's own live server serves them
-  anyway (the rule of ``runserver --insecure``).
+  anyway (the rule of ``runserver --insecure``). **Media files** are served
+  from ``MEDIA_ROOT`` at ``MEDIA_URL``, as ``LiveServerTestCase`` does
+  (Django's own handler for that is WSGI only).
 * **The test database is reachable.** Each request's synchronous work (sync
   views, middleware, ORM calls awaited by async views) runs on a worker thread
   of Django's ASGI handler, and Django's connections are per thread. A
@@ -30,6 +32,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
+from urllib.parse import urlsplit
 
 from asgiref.sync import ThreadSensitiveContext, sync_to_async
 from django.apps import apps  # type: ignore[import-untyped]
@@ -73,7 +76,8 @@ def live_server(
         AddressInUseError: the port is taken.
     """
     _require_django_ready()
-    served = with_static_files(as_asgi3(app or _project_app(), "the live server's app"), Config(static=static, insecure=True)).app
+    served = _with_media_files(as_asgi3(app or _project_app(), "the live server's app"))
+    served = with_static_files(served, Config(static=static, insecure=True)).app
     shared = _in_memory_connections()
     if shared:
         served = _on_test_connections(served, shared)
@@ -99,6 +103,32 @@ def _project_app() -> ASGIApp:
     from django.core.asgi import get_asgi_application  # type: ignore[import-untyped]
 
     return as_asgi3(get_asgi_application(), "django.core.asgi:get_asgi_application()")
+
+
+def _with_media_files(app: ASGIApp) -> ASGIApp:
+    """``app``, with paths under ``MEDIA_URL`` served from ``MEDIA_ROOT`` (when both are set to a local prefix)."""
+    media_url = urlsplit(str(settings.MEDIA_URL or ""))
+    if not settings.MEDIA_ROOT or media_url.netloc or media_url.path in ("", "/"):
+        return app  # no media, media on another host, or a prefix that would shadow every page
+    from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # type: ignore[import-untyped]
+    from django.core.exceptions import SuspiciousFileOperation  # type: ignore[import-untyped]
+    from django.http import Http404  # type: ignore[import-untyped]
+    from django.views.static import serve  # type: ignore[import-untyped]
+
+    class MediaFilesHandler(ASGIStaticFilesHandler):  # type: ignore[misc]
+        """Django's static-files ASGI handler, pointed at MEDIA_URL and MEDIA_ROOT instead of the finders."""
+
+        def get_base_url(self) -> str:
+            return str(settings.MEDIA_URL)
+
+        def serve(self, request: Any) -> Any:
+            # serve() joins safely; a path that would leave MEDIA_ROOT is simply not found.
+            try:
+                return serve(request, self.file_path(request.path), document_root=settings.MEDIA_ROOT)
+            except SuspiciousFileOperation as exc:
+                raise Http404(request.path) from exc
+
+    return MediaFilesHandler(app)
 
 
 def _in_memory_connections() -> SharedConnections:

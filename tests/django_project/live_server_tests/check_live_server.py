@@ -76,6 +76,18 @@ def test_static_file_served_with_debug_off(committed_db: None, asgidev_live_serv
     assert response.content == STYLESHEET.read_bytes()
 
 
+def test_media_file_served(committed_db: None, asgidev_live_server: RunningServer) -> None:
+    from django.conf import settings
+
+    media_root = Path(settings.MEDIA_ROOT)
+    (media_root / "uploads").mkdir(parents=True, exist_ok=True)
+    (media_root / "uploads" / "note.txt").write_bytes(b"uploaded by a test")
+    assert httpx.get(f"{asgidev_live_server.url}/media/uploads/note.txt").content == b"uploaded by a test"
+    assert httpx.get(f"{asgidev_live_server.url}/media/uploads/missing.txt").status_code == 404
+    # An encoded ../ reaches Django as is: nothing outside MEDIA_ROOT is served.
+    assert httpx.get(f"{asgidev_live_server.url}/media/..%2F..%2Fmanage.py").status_code == 404
+
+
 def test_async_view_counts_rows(committed_db: None, asgidev_live_server: RunningServer) -> None:
     from polls.models import Question
 
