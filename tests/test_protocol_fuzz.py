@@ -321,3 +321,35 @@ def test_control_characters_in_app_header_values_are_refused(value: bytes) -> No
     assert isinstance(protocol.next_event(), Request)
     with pytest.raises(InvalidResponseError):
         protocol.response_head(200, [(b"x-app", value)], complete_body=b"")
+
+
+@pytest.mark.parametrize(
+    ("head", "body_absent"),
+    [
+        (b"GET / HTTP/1.1\r\nHost: a\r\n\r\n", True),
+        (b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n", True),
+        (b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\nhi", False),
+        (b"GET / HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\n\r\n", False),
+        (b"GET / HTTP/1.1\r\nHost: a\r\nUpgrade: h2c\r\nConnection: upgrade\r\n\r\n", False),
+    ],
+)
+def test_request_end_then_pipelined_request_then_eof(head: bytes, body_absent: bool) -> None:
+    # A request without a body ends with its head (the protocol answers its end without h11);
+    # either way the events, keep-alive and what follows must be those h11 would give.
+    protocol = HTTP11Protocol()
+    protocol.receive_data(head + b"GET /next HTTP/1.1\r\nHost: a\r\n\r\n")
+    assert type(protocol.next_event()) is Request
+    events = []
+    while (event := protocol.next_event()) not in (PAUSED, NEED_DATA):
+        events.append(type(event))
+    assert events[-1] is EndOfMessage and event is PAUSED
+    assert protocol.next_event() is PAUSED  # asked again: still the pipelined request waiting
+    head_bytes = protocol.response_head(200, [(b"content-length", b"0")], complete_body=b"", defaults=None)
+    assert b"connection: close" not in head_bytes.lower() or b"upgrade" in head.lower()
+    protocol.end()
+    assert protocol.start_next_cycle() is True
+    request = protocol.next_event()
+    assert type(request) is Request and request.target == b"/next"
+    assert type(protocol.next_event()) is EndOfMessage
+    protocol.receive_data(b"")
+    assert type(protocol.next_event()) is ConnectionClosed

@@ -46,6 +46,7 @@ Event = h11.Request | h11.Data | h11.EndOfMessage | h11.ConnectionClosed | type[
 # Status lines computed once (with reason phrases; h11 would send none).
 _STATUS_LINES: Final = {s.value: b"HTTP/1.1 %d %s\r\n" % (s.value, s.phrase.encode()) for s in http.HTTPStatus}
 _CONTINUE: Final = b"HTTP/1.1 100 Continue\r\n\r\n"
+_END_OF_MESSAGE: Final = h11.EndOfMessage()
 
 
 class HTTPProtocolError(Exception):
@@ -80,6 +81,8 @@ class HTTP11Protocol:
         "_framing",
         "_has_sent_continue",
         "_head_start",
+        "_is_body_absent",
+        "_is_end_known",
         "_is_keep_alive",
         "_method",
         "_remaining",
@@ -98,6 +101,11 @@ class HTTP11Protocol:
         # overlong request line (414) from an overlong header block (431).
         self._head_start = b""
         self._skipped_empty_bytes = 0
+        # A request without a body ends with its head: its end is returned
+        # without another pass through h11, about a fifth of the parsing cost
+        # of a GET (see next_event).
+        self._is_body_absent = False
+        self._is_end_known = False
         self._method = b""
         self._version = b"1.1"
         self._is_keep_alive = True
@@ -144,6 +152,16 @@ class HTTP11Protocol:
         Raises:
             HTTPProtocolError: the bytes are not an HTTP/1.1 request we serve.
         """
+        if self._is_body_absent:
+            self._is_body_absent = False
+            self._is_end_known = True
+            return _END_OF_MESSAGE
+        if self._is_end_known:
+            # h11 still expects a body we know is absent: answer as it would once done.
+            trailing, is_closed = self._conn.trailing_data
+            if trailing:
+                return PAUSED
+            return h11.ConnectionClosed() if is_closed else NEED_DATA
         try:
             event = self._conn.next_event()
         except h11.RemoteProtocolError as exc:
@@ -193,6 +211,11 @@ class HTTP11Protocol:
             # HTTP/1.0 keep-alive is not offered (as h11 does); HTTP/1.1 persists
             # unless the client says "Connection: close" (RFC 9112 section 9.3).
             self._is_keep_alive = version == b"1.1" and not has_close
+            # RFC 9112 section 6.3: a request with neither header has no body. Upgrade
+            # and Expect requests take h11's path, which tracks their extra states.
+            self._is_body_absent = (
+                not has_transfer_encoding and not content_length and not has_upgrade and not self._conn.they_are_waiting_for_100_continue
+            )
         return event  # type: ignore[return-value]
 
     def _classify(self, exc: h11.RemoteProtocolError) -> HTTPProtocolError:
@@ -232,7 +255,7 @@ class HTTP11Protocol:
     @property
     def is_keep_alive_ready(self) -> bool:
         """The exchange finished cleanly and the connection may carry another request."""
-        return self._is_keep_alive and self._framing is Framing.COMPLETE and self._conn.their_state is h11.DONE
+        return self._is_keep_alive and self._framing is Framing.COMPLETE and (self._is_end_known or self._conn.their_state is h11.DONE)
 
     @property
     def trailing_data(self) -> bytes:
@@ -248,6 +271,7 @@ class HTTP11Protocol:
         self._conn = h11.Connection(h11.SERVER, max_incomplete_event_size=MAX_HEAD_BYTES)
         self._head_start = b""
         self._skipped_empty_bytes = 0
+        self._is_body_absent = self._is_end_known = False
         self._framing = Framing.NOT_STARTED
         self._has_sent_continue = False
         self._method = b""
@@ -331,7 +355,8 @@ class HTTP11Protocol:
             self._framing = Framing.UNTIL_CLOSE
             self._is_keep_alive = False
         self.sends_body = self._framing is not Framing.NO_BODY
-        if self._conn.they_are_waiting_for_100_continue or self._conn.their_state is h11.SEND_BODY:
+        is_body_unread = self._conn.their_state is h11.SEND_BODY and not (self._is_body_absent or self._is_end_known)
+        if self._conn.they_are_waiting_for_100_continue or is_body_unread:
             # Answering before reading the whole body: the client may or may not
             # send it, so this connection cannot safely carry another request.
             self._is_keep_alive = False
