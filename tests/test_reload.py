@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -9,6 +10,7 @@ import socket
 import textwrap
 import threading
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -75,111 +77,88 @@ def test_code_change_is_served_and_logged(server: ServerProcess, project: Path) 
     assert get(server.url).text.startswith("v2 ")
 
 
-def test_no_failed_requests_through_reloads(server: ServerProcess, project: Path) -> None:
-    failures: list[str] = []
-    served = 0
-    stop = threading.Event()
+@dataclass
+class ClientLoad:
+    """What clients requesting in a loop saw: answers, and anything that was not a 200."""
 
-    def client_loop() -> None:
-        nonlocal served
-        with httpx.Client(timeout=10) as client:  # keep-alive connections, reused across reloads
+    served: int = 0
+    failures: list[str] = field(default_factory=list)
+
+
+@contextlib.contextmanager
+def clients_in_a_loop(url: str, *, keep_alive: bool, threads: int = 4, verify: bool = True) -> Iterator[ClientLoad]:
+    """Clients on threads requesting ``url`` back to back until the block ends.
+
+    With ``keep_alive`` each reuses its connection across reloads; without, each
+    request asks for ``Connection: close``, so new connections keep arriving.
+    """
+    load = ClientLoad()
+    stop = threading.Event()
+    headers = None if keep_alive else {"Connection": "close"}
+
+    def loop() -> None:
+        with httpx.Client(timeout=10, verify=verify) as client:
             while not stop.is_set():
                 try:
-                    response = client.get(server.url)
+                    response = client.get(url, headers=headers)
                     if response.status_code != 200:
-                        failures.append(f"status {response.status_code}")
-                    served += 1
+                        load.failures.append(f"status {response.status_code}")
+                    load.served += 1
                 except httpx.HTTPError as exc:
-                    failures.append(repr(exc))
+                    load.failures.append(repr(exc))
 
-    threads = [threading.Thread(target=client_loop) for _ in range(4)]
-    for t in threads:
+    running = [threading.Thread(target=loop) for _ in range(threads)]
+    for t in running:
         t.start()
     try:
+        yield load
+    finally:
+        stop.set()
+        for t in running:
+            t.join(30)
+
+
+def test_no_failed_requests_through_reloads(server: ServerProcess, project: Path) -> None:
+    with clients_in_a_loop(server.url, keep_alive=True) as load:
         for n in range(2, 7):
             write_app(project, f"v{n}")
             server.wait_for_line(r"Reloaded in", count=n - 1)
             wait_for_body(server.url, f"v{n} ")
-    finally:
-        stop.set()
-        for t in threads:
-            t.join(30)
-    assert served > 50
-    assert failures == []
+    assert load.served > 50
+    assert load.failures == []
 
 
 def test_no_connection_reset_by_reloads_under_new_connections(server: ServerProcess) -> None:
-    # Each request on a new connection, so connections keep arriving while workers stop:
-    # one accepted just as its worker stops must still be answered (by the new worker).
-    failures: list[str] = []
-    served = 0
-    stop = threading.Event()
-
-    def client_loop() -> None:
-        nonlocal served
-        while not stop.is_set():
-            try:
-                if get(server.url).status_code != 200:
-                    failures.append("not 200")
-                served += 1
-            except httpx.HTTPError as exc:
-                failures.append(repr(exc))
-
-    threads = [threading.Thread(target=client_loop) for _ in range(4)]
-    for t in threads:
-        t.start()
-    try:
+    # Connections keep arriving while workers stop: one accepted just as its
+    # worker stops must still be answered (by the new worker).
+    with clients_in_a_loop(server.url, keep_alive=False) as load:
         for n in range(1, 16):
             server.process.send_signal(signal.SIGHUP)
             server.wait_for_line(r"Reloaded in", count=n)
-    finally:
-        stop.set()
-        for t in threads:
-            t.join(30)
-    assert served > 50
-    assert failures == []
+    assert load.served > 50
+    assert load.failures == []
 
 
 def test_https_reloads_fail_no_request(tmp_path: Path) -> None:
     # A TLS session cannot be handed to the next worker: an idle connection is
     # closed cleanly (the client reconnects), and one accepted just as its worker
-    # stops is answered by that worker. Fresh connections keep arriving meanwhile.
+    # stops is answered by that worker. New connections keep arriving meanwhile.
     write_app(tmp_path, "v1")
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "NO_COLOR": "1", "XDG_CACHE_HOME": str(tmp_path / "cache")}
     server = ServerProcess.asgidev(["app:app", "--port", "0", "--https"], cwd=tmp_path, env=env)
-    failures: list[str] = []
-    served = 0
-    stop = threading.Event()
-
-    def fresh_connections() -> None:
-        nonlocal served
-        while not stop.is_set():
-            try:
-                httpx.get(server.url, verify=False, timeout=10).raise_for_status()
-                served += 1
-            except httpx.HTTPError as exc:
-                failures.append(repr(exc))
-
     try:
         url = server.wait_started()
         assert url.startswith("https://")
-        threads = [threading.Thread(target=fresh_connections) for _ in range(3)]
         with httpx.Client(verify=False, timeout=10) as keep_alive:
             assert keep_alive.get(url).status_code == 200
-            for t in threads:
-                t.start()
-            try:
+            with clients_in_a_loop(url, keep_alive=False, threads=3, verify=False) as load:
                 for n in range(1, 9):
                     server.process.send_signal(signal.SIGHUP)
                     server.wait_for_line(r"Reloaded in", count=n)
                     # The idle keep-alive connection was closed by the old worker at once: a new one serves.
                     assert keep_alive.get(url).status_code == 200
-            finally:
-                stop.set()
-                for t in threads:
-                    t.join(30)
-        assert served > 20
-        assert failures == []
+        assert load.served > 20
+        assert load.failures == []
     finally:
         server.stop()
 
