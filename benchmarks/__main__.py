@@ -23,7 +23,7 @@ from benchmarks.measure_embedding import run_embedding
 from benchmarks.measure_live_reload import run_live_reload
 from benchmarks.measure_live_reload import summarize as summarize_live_reload
 from benchmarks.measure_memory import run_slow_reader
-from benchmarks.measure_reload import run_reload
+from benchmarks.measure_reload import APP_SERVERS, RELOAD_SERVERS, run_reload
 from benchmarks.measure_startup import run_startup
 from benchmarks.servers import SERVERS
 from benchmarks.throughput import WORKLOADS, run_throughput
@@ -43,7 +43,20 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
         "--servers", nargs="+", choices=list(SERVERS), default=list(SERVERS), metavar="NAME", help=f"from {', '.join(SERVERS)}"
     )
     parser.add_argument(
-        "--workloads", nargs="+", choices=list(WORKLOADS), default=list(WORKLOADS), metavar="NAME", help=f"from {', '.join(WORKLOADS)}"
+        "--workloads",
+        nargs="+",
+        choices=[*WORKLOADS, "none"],
+        default=list(WORKLOADS),
+        metavar="NAME",
+        help=f"from {', '.join(WORKLOADS)}, or none",
+    )
+    parser.add_argument(
+        "--reload-apps",
+        nargs="+",
+        choices=list(APP_SERVERS),
+        default=list(APP_SERVERS),
+        metavar="NAME",
+        help=f"apps the reload measurement edits, from {', '.join(APP_SERVERS)}",
     )
     parser.add_argument(
         "--extras", nargs="+", choices=[*EXTRAS, "none"], default=list(EXTRAS), metavar="NAME", help=f"from {', '.join(EXTRAS)}, or none"
@@ -138,11 +151,12 @@ def _measure_all(
     results: dict[str, Any], args: argparse.Namespace, servers: list[str], extras: set[str], client: Any, rounds: int, duration: float
 ) -> None:
     problems: list[str] = results["problems"]
-    workloads = [WORKLOADS[name] for name in args.workloads]
-    _log("throughput and latency:")
-    samples, found = run_throughput(workloads, servers, rounds, duration, client, _log)
-    results["throughput"] = {"samples": samples, "summary": summary.summarize_throughput(samples)}
-    problems += found
+    workloads = [WORKLOADS[name] for name in args.workloads if name != "none"]
+    if workloads:
+        _log("throughput and latency:")
+        samples, found = run_throughput(workloads, servers, rounds, duration, client, _log)
+        results["throughput"] = {"samples": samples, "summary": summary.summarize_throughput(samples)}
+        problems += found
     if "startup" in extras:
         _log("startup and idle RSS:")
         samples, found = run_startup(servers, max(rounds, 3) if not args.quick else 1, _log)
@@ -154,7 +168,9 @@ def _measure_all(
         problems += found
     if "reload" in extras:
         _log("reload latency:")
-        samples, found = run_reload(servers, 3 if args.quick else 10, _log)
+        reloaders = [s for s in RELOAD_SERVERS if s in servers or s not in SERVERS]
+        edits, reload_rounds = (2, 1) if args.quick else (12, max(rounds, 3))
+        samples, found = run_reload(reloaders, edits, _log, rounds=reload_rounds, apps=tuple(args.reload_apps))
         results["reload"] = {"samples": samples, "summary": summary.summarize_reload(samples)}
         results["reload_pending"] = [p.split(":")[0].removeprefix("reload ") for p in found if "asgidev" in p]
         problems += found

@@ -1,28 +1,49 @@
-"""Reload latency: a source file is written, how long until the new code answers?
+"""Reload latency on real apps: a source file is saved, how long until the new code answers?
 
 Each variant serves a temporary copy of an app with its reloader on. An edit
 writes a new token into the source; a client then requests until the token
 appears (a new request right after each answer, and 5 ms after a refused or
 failed one, so the failure count is comparable between servers). Failed
 requests are connection errors and 5xx answers during the swap.
+
+Variants are interleaved: each round starts every (app, server) pair once and
+makes a few edits, so a noisy moment on the shared machine hits all of them.
+The first edit after each start is kept apart from the later ones (a reloader
+may not be warm yet), and the idle RSS of the whole process tree is read once
+the edits are done.
+
+Apps: the raw ASGI small app, the startproject-shaped Django site, a FastAPI
+app, a Django REST framework project, and an app with a dependency that takes
+2 s to import (``reload_apps/heavy_dependency.py``).
 """
 
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from benchmarks import probe
-from benchmarks.servers import BASELINE, DJANGO_DIR, SERVERS, ServerFailedError, Target, launch
+from benchmarks.servers import BASELINE, DJANGO_DIR, SERVERS, ServerFailedError, ServerSpec, Target, launch
 
 # Upper bound for one reload; runserver's stat reloader alone polls once a second.
 RELOAD_DEADLINE_S = 15.0
 RETRY_AFTER_FAILURE_S = 0.005
 # Between edits, so a watcher's debounce window from the last edit has closed.
 BETWEEN_EDITS_S = 0.3
+# After the first 200, before the first edit: as a developer reads the banner.
+# asgidev warms its spare worker in this time; every reloader gets the same.
+SETTLE_S = 1.5
+# The heavy app's dependency sleeps this long at import (reload_apps/heavy_dependency.py).
+HEAVY_IMPORT_S = 2.0
+
+APPS_DIR = Path(__file__).resolve().parent / "reload_apps"
+DRF_DIR = Path(__file__).resolve().parent / "drf_site"
 
 SMALL_APP = """\
 TOKEN = b"{token}"
@@ -39,51 +60,147 @@ async def app(scope, receive, send):
     await send({{"type": "http.response.body", "body": TOKEN}})
 """
 
-RELOAD_VARIANTS = (("small", "asgidev"), ("small", BASELINE), ("django", "asgidev"), ("django", BASELINE), ("django", "runserver"))
+Edit = Callable[[str], None]
 
 
-def run_reload(servers: list[str], edits: int, log: Callable[[str], None]) -> tuple[list[dict[str, object]], list[str]]:
+def _fastapi_dev(target: Target, port: int, reload: bool) -> list[str]:
+    module = target.app.split(":")[0]
+    return [sys.executable, "-m", "fastapi", "dev", f"{module}.py", "--host", probe.HOST, "--port", str(port)]
+
+
+def _granian(target: Target, port: int, reload: bool) -> list[str]:
+    argv = [sys.executable, "-m", "granian", "--interface", "asgi", "--host", probe.HOST, "--port", str(port), "--no-ws"]
+    argv += ["--log-level", "warning", "--reload", "--reload-paths", str(target.directory), target.app]
+    return argv
+
+
+# Peers that exist for reloading only, so they live here rather than in servers.py.
+RELOAD_PEERS = {
+    spec.name: spec
+    for spec in (
+        ServerSpec("fastapi-dev", ("fastapi_cli", "uvicorn"), (), _fastapi_dev, can_reload=True),
+        ServerSpec("granian", ("granian", "watchfiles"), (), _granian, can_reload=True),
+    )
+}
+ALL_SERVERS: dict[str, ServerSpec] = {**SERVERS, **RELOAD_PEERS}
+# app -> the servers measured on it.
+APP_SERVERS = {
+    "small": ("asgidev", BASELINE, "granian"),
+    "django": ("asgidev", BASELINE, "runserver"),
+    "fastapi": ("asgidev", BASELINE, "fastapi-dev", "granian"),
+    "drf": ("asgidev", BASELINE, "runserver"),
+    "heavy": ("asgidev", BASELINE),
+}
+RELOAD_SERVERS = ("asgidev", BASELINE, "runserver", *RELOAD_PEERS)
+
+
+@dataclass(frozen=True)
+class Variant:
+    app: str
+    server: str
+
+
+def run_reload(
+    servers: list[str], edits: int, log: Callable[[str], None], *, rounds: int = 3, apps: tuple[str, ...] = tuple(APP_SERVERS)
+) -> tuple[list[dict[str, object]], list[str]]:
+    """About ``edits`` edits per variant, spread over ``rounds`` interleaved rounds; returns samples and problems."""
+    wanted = set(servers) | set(RELOAD_PEERS)
+    variants = [
+        Variant(app, name) for app in apps for name in APP_SERVERS[app] if name in wanted and ALL_SERVERS[name].is_installed()
+    ]
+    per_round = max(1, -(-edits // rounds))
     samples: list[dict[str, object]] = []
     problems: list[str] = []
-    for app, name in RELOAD_VARIANTS:
-        if name not in servers or not SERVERS[name].is_installed():
-            continue
-        with tempfile.TemporaryDirectory(prefix="asgidev-bench-") as scratch:
-            target, edit = _small_app(Path(scratch)) if app == "small" else _django_copy(Path(scratch))
+    for round_index in range(rounds):
+        for variant in variants:
             try:
-                with launch(SERVERS[name], target, reload=True) as running:
-                    time.sleep(BETWEEN_EDITS_S)
-                    for index in range(edits):
-                        latency_ms, failed = _one_reload(running.port, target.ready_path, edit, f"token-{index + 1:03d}")
-                        samples.append({"app": app, "server": name, "edit": index, "latency_ms": latency_ms, "failed_requests": failed})
-                        shown = "timed out" if latency_ms is None else f"{latency_ms:6.0f} ms"
-                        log(f"  reload {app:<6} {name:<12} edit {index + 1:>2}: {shown}, {failed} failed requests")
-                        time.sleep(BETWEEN_EDITS_S)
+                samples += _measure(variant, round_index, per_round, log)
             except ServerFailedError as exc:
-                problems.append(f"reload {app} {name}: {exc}")
+                problems.append(f"reload {variant.app} {variant.server}: {exc}")
                 log(f"  ! {problems[-1]}")
     return samples, problems
 
 
-def _small_app(scratch: Path) -> tuple[Target, Callable[[str], None]]:
+def _measure(variant: Variant, round_index: int, edits: int, log: Callable[[str], None]) -> list[dict[str, object]]:
+    samples: list[dict[str, object]] = []
+    with tempfile.TemporaryDirectory(prefix="asgidev-bench-") as scratch:
+        target, edit = MAKERS[variant.app](Path(scratch))
+        with launch(ALL_SERVERS[variant.server], target, reload=True) as running:
+            time.sleep(SETTLE_S)
+            for index in range(edits):
+                latency_ms, failed = _one_reload(running.port, target.ready_path, edit, f"token-{round_index:02d}{index + 1:03d}")
+                sample: dict[str, object] = {
+                    "app": variant.app,
+                    "server": variant.server,
+                    "round": round_index,
+                    "edit": index,
+                    "latency_ms": latency_ms,
+                    "failed_requests": failed,
+                }
+                samples.append(sample)
+                shown = "timed out" if latency_ms is None else f"{latency_ms:6.0f} ms"
+                log(f"  reload {variant.app:<7} {variant.server:<12} round {round_index + 1} edit {index + 1}: {shown}, {failed} failed")
+                time.sleep(BETWEEN_EDITS_S)
+            time.sleep(SETTLE_S)
+            rss = probe.rss_bytes(running.pid) / 2**20
+            samples[-1]["idle_rss_mib"] = round(rss, 1)
+    return samples
+
+
+def _small_app(scratch: Path) -> tuple[Target, Edit]:
     source = scratch / "reloadapp.py"
     source.write_text(SMALL_APP.format(token="token-000"))
     return Target("reloadapp:app", scratch, "/"), lambda token: source.write_text(SMALL_APP.format(token=token))
 
 
-def _django_copy(scratch: Path) -> tuple[Target, Callable[[str], None]]:
-    project = scratch / "site"
-    shutil.copytree(DJANGO_DIR, project, ignore=shutil.ignore_patterns("__pycache__"))
-    views = project / "benchsite" / "views.py"
-    original = views.read_text()
+def _token_edit(source: Path, original_token: str) -> Edit:
+    original = source.read_text()
 
     def edit(token: str) -> None:
-        views.write_text(original.replace('TOKEN = "Hello, world!"', f'TOKEN = "{token}"'))
+        source.write_text(original.replace(original_token, token))
 
-    return Target("benchsite.asgi:application", project, "/hello"), edit
+    return edit
 
 
-def _one_reload(port: int, path: str, edit: Callable[[str], None], token: str) -> tuple[float | None, int]:
+def _django_copy(scratch: Path) -> tuple[Target, Edit]:
+    project = scratch / "site"
+    shutil.copytree(DJANGO_DIR, project, ignore=shutil.ignore_patterns("__pycache__"))
+    edit = _token_edit(project / "benchsite" / "views.py", 'TOKEN = "Hello, world!"')
+
+    def replace(token: str) -> None:
+        edit(f'TOKEN = "{token}"')
+
+    return Target("benchsite.asgi:application", project, "/hello"), replace
+
+
+def _fastapi_copy(scratch: Path) -> tuple[Target, Edit]:
+    shutil.copy(APPS_DIR / "fastapi_main.py", scratch / "main.py")
+    return Target("main:app", scratch, "/"), _token_edit(scratch / "main.py", "token-000")
+
+
+def _drf_copy(scratch: Path) -> tuple[Target, Edit]:
+    project = scratch / "drfsite-project"
+    shutil.copytree(DRF_DIR, project, ignore=shutil.ignore_patterns("__pycache__", "db.sqlite3"))
+    subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=project, check=True)
+    return Target("drfsite.asgi:application", project, "/hello"), _token_edit(project / "notes" / "views.py", "token-000")
+
+
+def _heavy_copy(scratch: Path) -> tuple[Target, Edit]:
+    # The dependency stays in the repository (on PYTHONPATH, outside the watched directory), as site-packages would.
+    shutil.copy(APPS_DIR / "heavy_main.py", scratch / "main.py")
+    return Target("main:app", scratch, "/"), _token_edit(scratch / "main.py", "token-000")
+
+
+MAKERS: dict[str, Callable[[Path], tuple[Target, Edit]]] = {
+    "small": _small_app,
+    "django": _django_copy,
+    "fastapi": _fastapi_copy,
+    "drf": _drf_copy,
+    "heavy": _heavy_copy,
+}
+
+
+def _one_reload(port: int, path: str, edit: Edit, token: str) -> tuple[float | None, int]:
     """Write the edit, then request until ``token`` is served; (latency in ms or None, failed requests)."""
     failed = 0
     began = time.perf_counter()

@@ -22,11 +22,14 @@ from importlib.util import find_spec
 from pathlib import Path
 from typing import IO, Literal
 
+import asgidev
 from benchmarks import probe
 from benchmarks.affinity import pin, pin_server_in_child
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DJANGO_DIR = Path(__file__).resolve().parent / "django_site"
+# The directory holding the asgidev package this suite runs against.
+ASGIDEV_SOURCE = str(Path(asgidev.__file__).resolve().parent.parent)
 # Django's runserver checks the project first; 30 s covers a cold cache on a busy shared machine.
 START_TIMEOUT_S = 30.0
 # SIGTERM first so servers shut down as designed; SIGKILL after this long.
@@ -134,7 +137,9 @@ def launch(spec: ServerSpec, target: Target, *, reload: bool = False, cwd: Path 
         ServerFailedError: it exited or did not answer within START_TIMEOUT_S.
     """
     port = probe.free_port()
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(target.directory), str(REPO_ROOT)]), "PYTHONDONTWRITEBYTECODE": "1"}
+    # asgidev's own source comes too, so the servers run the asgidev this suite imported (a work tree's, say).
+    path = [str(target.directory), str(REPO_ROOT), ASGIDEV_SOURCE]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(path), "PYTHONDONTWRITEBYTECODE": "1"}
     env.pop("DJANGO_SETTINGS_MODULE", None)
     with tempfile.TemporaryFile() as stderr:
         began = time.perf_counter()

@@ -39,11 +39,14 @@ def client(site: ServerProcess) -> Iterator[httpx.Client]:
 
 
 def test_banner_shows_django_and_lifespan_is_quiet(site: ServerProcess) -> None:
-    startup = site.output.split("Starting ASGI server")[0]
-    assert "System check identified no issues" in startup
+    # The system checks run once the server serves, so a start (or a reload) never waits for them.
+    site.wait_for_line("System check identified no issues")
+    before_banner, after_banner = site.output.split("Starting ASGI server")
+    assert "System check identified" in after_banner
+    startup = before_banner
     assert re.search(r"Django version 5\.\d+\.\d+, using settings 'mysite.settings'", startup)
     assert "Static files: served at /static/" in startup
-    assert "unapplied migration" not in startup
+    assert "unapplied migration" not in site.output
     # Django rejects the lifespan scope; that must not be reported as an error.
     assert "ERROR" not in startup
     assert "Traceback" not in startup
@@ -170,19 +173,22 @@ def test_static_serving_follows_runserver_rules(
 
 def test_check_errors_are_printed_and_serving_continues(django_project: Path, start_server: ServerFactory) -> None:
     server = start_server(django_project, *asgidev_args(APP), MYSITE_CHECK_ERROR="1")
-    assert "polls.E001" in server.output
+    # Serving first, checks after: the site answers, and the result follows the banner.
     assert httpx.get(server.url + "/polls/").status_code == 200
+    server.wait_for_line("polls.E001")
+    assert server.output.index("polls.E001") > server.output.index("Starting ASGI server")
 
 
-def test_skip_checks(django_project: Path, start_server: ServerFactory) -> None:
-    server = start_server(django_project, *asgidev_args(APP, "--skip-checks"), MYSITE_CHECK_ERROR="1")
-    assert "Performing system checks" not in server.output
+def test_skip_checks(tmp_path: Path, start_server: ServerFactory) -> None:
+    project = copy_project(tmp_path / "project")  # never migrated: the migrations warning comes after the checks
+    server = start_server(project, *asgidev_args(APP, "--skip-checks"), MYSITE_CHECK_ERROR="1")
+    server.wait_for_line(r"You have \d+ unapplied migration\(s\)")
     assert "polls.E001" not in server.output
 
 
 def test_unapplied_migrations_are_a_warning(tmp_path: Path, start_server: ServerFactory) -> None:
     project = copy_project(tmp_path / "project")  # never migrated
     server = start_server(project, *asgidev_args(APP))
-    assert re.search(r"You have \d+ unapplied migration\(s\)", server.output)
+    server.wait_for_line(r"You have \d+ unapplied migration\(s\)")
     assert "Run 'python manage.py migrate' to apply them." in server.output
     assert httpx.get(server.url + "/polls/async/").status_code == 500  # no tables yet; still serving

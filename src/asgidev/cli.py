@@ -86,6 +86,7 @@ def run(
     reload_dirs: Annotated[list[str] | None, _opt("reload_dirs", "--reload-dir")] = None,
     reload_includes: Annotated[list[str] | None, _opt("reload_includes", "--reload-include")] = None,
     reload_excludes: Annotated[list[str] | None, _opt("reload_excludes", "--reload-exclude")] = None,
+    reload_cold: Annotated[bool, _opt("reload_cold", "--reload-cold")] = field_default("reload_cold"),
     ws_max_size: Annotated[int, _opt("ws_max_size", "--ws-max-size")] = field_default("ws_max_size"),
     ws_ping_interval: Annotated[float | None, _opt("ws_ping_interval", "--ws-ping-interval")] = field_default("ws_ping_interval"),
     ws_ping_timeout: Annotated[float | None, _opt("ws_ping_timeout", "--ws-ping-timeout")] = field_default("ws_ping_timeout"),
@@ -127,6 +128,7 @@ def run(
             reload_dirs=tuple(reload_dirs or ()),
             reload_includes=tuple(reload_includes or ()),
             reload_excludes=tuple(reload_excludes or ()),
+            reload_cold=reload_cold,
             ws_max_size=ws_max_size,
             ws_ping_interval=ws_ping_interval,
             ws_ping_timeout=ws_ping_timeout,
@@ -198,6 +200,8 @@ def _run_in_process(config: Config) -> int:
         text = startup_banner(config, app_label=loaded.label, sockets=sockets, is_reloading=False, extra_lines=loaded.banner_lines)
         sys.stdout.write(text)
         sys.stdout.flush()
+        if loaded.after_start is not None:
+            loaded.after_start()
 
     app = loaded.app
     if config.live_reload:

@@ -92,6 +92,10 @@ class Config:
     reload_dirs: tuple[str, ...] = _opt((), "Directories to watch (repeatable); default: the app directory.")
     reload_includes: tuple[str, ...] = _opt((), "Extra glob patterns whose changes trigger a reload (repeatable), e.g. '*.yaml'.")
     reload_excludes: tuple[str, ...] = _opt((), "Glob patterns never triggering a reload (repeatable), e.g. 'data/*'.")
+    reload_cold: bool = _opt(
+        False,
+        "Start every reload in a fresh interpreter that has imported nothing (no warm spare worker): slower, for anyone who suspects warming.",
+    )
 
     # WebSockets.
     ws_max_size: int = _opt(16 * 1024 * 1024, "Largest WebSocket message accepted, in bytes; past it the connection closes with 1009.")

@@ -34,6 +34,9 @@ class LoadedApp:
     banner_lines: tuple[str, ...] = ()
     # Host names the app itself declares valid (Django's ALLOWED_HOSTS), added to the host guard's list.
     allowed_hosts: tuple[str, ...] = ()
+    # Run once the server serves (Django's system checks): work a developer wants
+    # to see, but not between a save and the first response.
+    after_start: Callable[[], object] | None = None
 
     def configure(self, config: Config) -> Config:
         """``config`` with what the app declares (its allowed hosts) folded in."""
@@ -45,8 +48,8 @@ class LoadedApp:
 def load_app(config: Config) -> LoadedApp:
     """Import the app the configuration names, else a discovered Django project's, else the welcome page.
 
-    Django apps come back wrapped for static files, with system checks run and
-    Django's lines added to the banner (see ``asgidev.django.integration``).
+    Django apps come back wrapped for static files, with system checks to run
+    once serving and Django's lines added to the banner (see ``asgidev.django.integration``).
 
     Raises:
         AppImportError: the user's app cannot be imported.

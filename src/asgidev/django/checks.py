@@ -1,7 +1,10 @@
 """Django's system checks and the unapplied-migrations warning, printed as ``runserver`` prints them.
 
-Never fatal: a failing check is printed and serving continues, so the
-developer sees the message and the site at once. Also holds the check that
+Never fatal, and never in the way: they run once the server serves (after
+the start and after each reload), on a thread of their own, and print their
+result when ready, so a save reaches the browser without waiting for them
+(~0.2-0.7 s on real projects). A failing check is printed and serving
+continues, so the developer sees the message and the site at once. Also holds the check that
 ``asgidev.django`` comes before ``django.contrib.staticfiles`` in
 ``INSTALLED_APPS`` (whichever comes first owns ``runserver``).
 """
@@ -25,22 +28,21 @@ ASGIDEV_APP = "asgidev.django"
 RUNSERVER_OWNERS = ("django.contrib.staticfiles", "daphne")
 
 
-def run_startup_checks(*, skip_checks: bool) -> None:
-    """Print system-check results (unless ``skip_checks``) and warn about unapplied migrations.
+def start_checks(*, skip_checks: bool) -> threading.Thread:
+    """Start printing system-check results (unless ``skip_checks``) and unapplied migrations; returns the thread.
 
-    Runs on a thread of its own: the caller may be inside a running event loop
-    (the reload worker loads apps there), where Django refuses database work
-    with SynchronousOnlyOperation. Returns once the checks are done.
+    A thread of its own, not the event loop's: Django refuses database work
+    inside a running loop (SynchronousOnlyOperation), and requests must not
+    wait. A daemon, so a worker told to stop never waits for its checks.
     """
-    thread = threading.Thread(target=_run_checks, args=(skip_checks,), name="asgidev-django-checks")
+    thread = threading.Thread(target=_run_checks, args=(skip_checks,), name="asgidev-django-checks", daemon=True)
     thread.start()
-    thread.join()
+    return thread
 
 
 def _run_checks(skip_checks: bool) -> None:
     command = BaseCommand(stdout=sys.stdout, stderr=sys.stderr)
     if not skip_checks:
-        sys.stdout.write("Performing system checks...\n\n")
         try:
             command.check(display_num_errors=True)
         except SystemCheckError as exc:

@@ -92,20 +92,27 @@ def _is_django_configured() -> bool:
 
 
 def _prepare(config: Config, loaded: LoadedApp, notes: tuple[str, ...]) -> LoadedApp:
-    """Static files, system checks and the banner lines runserver shows."""
+    """Static files, system checks (run once serving) and the banner lines runserver shows."""
+    import functools
+
     import django  # type: ignore[import-untyped]
     from django.conf import settings
 
-    from asgidev.django.checks import run_startup_checks
+    from asgidev.django.checks import start_checks
     from asgidev.django.static import with_static_files
 
     static = with_static_files(loaded.app, config)
-    run_startup_checks(skip_checks=config.skip_checks)
     settings_module = settings.SETTINGS_MODULE or "settings.configure()"
     lines = [f"Django version {django.get_version()}, using settings {settings_module!r}", *notes]
     if static.banner_line:
         lines.append(static.banner_line)
-    return LoadedApp(static.app, loaded.label, (*loaded.banner_lines, *lines), _guard_patterns(settings.ALLOWED_HOSTS))
+    return LoadedApp(
+        static.app,
+        loaded.label,
+        (*loaded.banner_lines, *lines),
+        _guard_patterns(settings.ALLOWED_HOSTS),
+        after_start=functools.partial(start_checks, skip_checks=config.skip_checks),
+    )
 
 
 def _guard_patterns(allowed_hosts: list[str]) -> tuple[str, ...]:

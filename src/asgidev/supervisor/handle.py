@@ -31,6 +31,8 @@ class Worker:
         self.is_crash_page = is_crash_page
         self.exited = asyncio.Event()
         self.kill_timer: asyncio.TimerHandle | None = None
+        # How many modules it imported in advance as a spare (see warm.py); 0 when cold.
+        self.warm_modules = 0
 
     @property
     def is_ready(self) -> bool:

@@ -3,8 +3,12 @@
 Over one Unix socket pair per worker:
   worker -> supervisor: READY (serving the app), BROKEN (serving the error page),
                         APPLIED / RESTART (answer to APPLY: handled in place, or a restart is needed),
-                        CONN (an idle client connection handed back, with its fd and any bytes already read)
-  supervisor -> worker: GO (load the app and serve; JSON options), APPLY (templates or translations
+                        CONN (an idle client connection handed back, with its fd and any bytes already read),
+                        MODULES (JSON list of the installed modules it has imported: the warm set),
+                        WARMED (a spare: how many modules it imported in advance, JSON),
+                        STALE (a spare's answer to GO: a file it warmed changed since; it exits)
+  supervisor -> worker: WARM (a spare: import these modules now; JSON, see WarmRequest),
+                        GO (load the app and serve; JSON options), APPLY (templates or translations
                         changed: reset them in place if the app can; JSON list of paths), ASSETS (stylesheets changed, for
                         live reload; JSON list of paths), STOP (stop accepting, finish
                         in-flight work, hand idle connections back),
@@ -20,6 +24,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 import json
+import select
 import socket
 import struct
 from collections.abc import Sequence
@@ -28,15 +33,14 @@ from typing import Any
 
 from asgidev.config import Config
 
-# How a worker finds its control channel, and (when known at spawn) the app
-# directory it may pre-import for. Its configuration and listening sockets come
-# with GO, so a worker can be started before the command line is even parsed.
+# How a worker finds its control channel. Its configuration and listening sockets
+# come with GO, so a worker can be started before the command line is even parsed.
 ENV_CONTROL_FD = "ASGIDEV_CONTROL_FD"
-ENV_APP_DIR = "ASGIDEV_APP_DIR"
 
-# Messages are tiny except CONN, whose payload holds bytes the worker had
-# already read from the client (at most one partial request head).
-MAX_MESSAGE_BYTES = 256 * 1024
+# Messages are small except CONN (at most one partial request head) and the
+# module lists of the warm set (a large Django project imports ~3,000 modules,
+# ~100 KiB of names).
+MAX_MESSAGE_BYTES = 1024 * 1024
 # How long a send may block: the peer reads promptly; past this it is stuck.
 SEND_TIMEOUT_S = 5.0
 _HEADER = struct.Struct("!IBB")  # payload length, kind, number of file descriptors attached
@@ -52,6 +56,10 @@ class Kind(enum.IntEnum):
     APPLY = 7
     APPLIED = 8
     RESTART = 9
+    MODULES = 10
+    WARM = 11
+    WARMED = 12
+    STALE = 13
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,13 +76,34 @@ class GoOptions:
     config: str = ""  # the Config as JSON (config_to_json)
     print_banner: bool = False
     crash_report: str = ""
+    # The supervisor's watched roots: modules under them are the project's, never part of the warm set.
+    watch_roots: tuple[str, ...] = ()
 
     def encode(self) -> bytes:
-        return json.dumps({"config": self.config, "print_banner": self.print_banner, "crash_report": self.crash_report}).encode()
+        return json.dumps(dataclasses.asdict(self)).encode()
 
     @classmethod
     def decode(cls, payload: bytes) -> GoOptions:
-        return cls(**json.loads(payload)) if payload else cls()
+        if not payload:
+            return cls()
+        fields = json.loads(payload)
+        return cls(**{**fields, "watch_roots": tuple(fields.get("watch_roots", ()))})
+
+
+@dataclass(frozen=True, slots=True)
+class WarmRequest:
+    """The payload of WARM: modules a spare imports in advance, and the roots whose code it must not import."""
+
+    modules: tuple[str, ...]
+    watch_roots: tuple[str, ...]
+
+    def encode(self) -> bytes:
+        return json.dumps({"modules": self.modules, "watch_roots": self.watch_roots}).encode()
+
+    @classmethod
+    def decode(cls, payload: bytes) -> WarmRequest:
+        fields = json.loads(payload)
+        return cls(tuple(fields["modules"]), tuple(fields["watch_roots"]))
 
 
 class ChannelClosedError(ConnectionError):
@@ -140,6 +169,13 @@ class ControlChannel:
             del self._fds[:fd_count]
             messages.append(Message(Kind(kind), payload, attached))
         return messages
+
+    def has_waiting_message(self) -> bool:
+        """Whether a message (or part of one) is waiting to be read, without reading it."""
+        if self._queued or self._buffer:
+            return True
+        readable, _, _ = select.select([self.sock], [], [], 0)
+        return bool(readable)
 
     def wait_message(self) -> Message | None:
         """Block until one message arrives; None when the peer closed the channel.

@@ -24,7 +24,7 @@ import sys
 import time
 from typing import NoReturn, Protocol
 
-from asgidev.supervisor.handoff import ENV_APP_DIR, ENV_CONTROL_FD, ControlChannel
+from asgidev.supervisor.handoff import ENV_CONTROL_FD, ControlChannel
 
 # Options after which no reload worker will be wanted: don't start one early for them.
 _NO_WORKER_FLAGS = frozenset({"--no-reload", "--noreload", "--help", "-h", "--version"})
@@ -81,15 +81,11 @@ class ForkedProcess:
 _early: tuple[WorkerProcess, ControlChannel] | None = None
 
 
-def spawn_worker(app_dir: str | None = None) -> tuple[WorkerProcess, ControlChannel]:
-    """A worker process waiting on its control channel; ``app_dir`` lets it pre-import what the app needs."""
+def spawn_worker() -> tuple[WorkerProcess, ControlChannel]:
+    """A worker process waiting on its control channel (a WARM message may tell it what to import meanwhile)."""
     control, theirs = ControlChannel.pair()
     env = dict(os.environ)
     env[ENV_CONTROL_FD] = str(theirs.fileno())
-    if app_dir is None:
-        env.pop(ENV_APP_DIR, None)
-    else:
-        env[ENV_APP_DIR] = app_dir
     # The interpreter's own options (-X dev, -W, -O) carry over, as they do to the forked first worker.
     flags = subprocess._args_from_interpreter_flags()  # type: ignore[attr-defined]  # what multiprocessing uses
     process = subprocess.Popen([sys.executable, *flags, "-m", "asgidev.supervisor.worker"], env=env, pass_fds=(theirs.fileno(),))

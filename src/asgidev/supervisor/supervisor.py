@@ -32,6 +32,7 @@ from asgidev.supervisor.handoff import (
     GoOptions,
     Kind,
     Message,
+    WarmRequest,
     config_to_json,
 )
 from asgidev.supervisor.spawn import spawn_worker, take_early
@@ -48,6 +49,9 @@ WATCH_DEBOUNCE_MS = 1600
 KILL_MARGIN_S = 2.0
 # Restart delays for a worker that keeps crashing before it is ready.
 CRASH_BACKOFF_S = (0.5, 1.0, 2.0, 5.0)
+# The spare worker starts this long after the current one is ready, so its
+# start-up and imports never compete with the first responses for the CPU.
+SPARE_DELAY_S = 0.5
 
 
 class Supervisor:
@@ -68,12 +72,13 @@ class Supervisor:
         self.crash_count = 0
         self.is_stopping = False
         self.is_announced = False
-        # A spare worker is kept only once code has changed: someone who never
-        # edits does not pay its memory; someone editing gets fast reloads from
-        # the second save on.
-        self.is_editing = False
+        # The warm set (see warm.py): installed modules the workers imported, in
+        # import order, for the spare to import before the next change.
+        self.warm_modules: dict[str, None] = {}
+        self._watch_roots: tuple[str, ...] | None = None
         self._stop = asyncio.Event()
         self._retry: asyncio.TimerHandle | None = None
+        self._spare_timer: asyncio.TimerHandle | None = None
 
     async def run(self) -> int:
         """Supervise until SIGINT/SIGTERM; returns the exit code."""
@@ -185,7 +190,6 @@ class Supervisor:
         self.pending_apply = None
         self.reload_reason = reason
         self.reload_started = time.perf_counter()
-        self.is_editing = True
         self.crash_count = 0
         self._swap_worker()
 
@@ -226,22 +230,62 @@ class Supervisor:
         self.current = worker
         # If it died meanwhile, its end-of-file arrives through _on_control.
         with contextlib.suppress(OSError):
-            go = GoOptions(config_to_json(self.config), print_banner, crash_report)
+            go = GoOptions(config_to_json(self.config), print_banner, crash_report, self.watch_roots)
             worker.control.send(Kind.GO, go.encode(), [s.fileno() for s in self.sockets])
         return worker
 
+    @property
+    def watch_roots(self) -> tuple[str, ...]:
+        """The watched roots, as given and resolved: the project's code, never warmed."""
+        if self._watch_roots is None:
+            from asgidev.supervisor.watcher import watch_roots
+
+            roots = watch_roots(self.config)
+            self._watch_roots = tuple(
+                dict.fromkeys([*map(str, roots), *(os.path.abspath(r) for r in self.config.reload_dirs or (self.config.app_dir,))])
+            )
+        return self._watch_roots
+
     def _spawn(self) -> Worker:
         """Start a worker process that waits for GO (or adopt the one started before parsing the command line)."""
-        process, control = take_early() or spawn_worker(os.path.abspath(self.config.app_dir))
+        process, control = take_early() or spawn_worker()
         worker = Worker(process, control, is_crash_page=False)
         self.workers.append(worker)
         asyncio.get_running_loop().add_reader(control.fileno(), self._on_control, worker)
         return worker
 
-    def _ensure_spare(self) -> None:
-        """Keep one worker waiting, started once the current one is up so they do not compete for CPU."""
+    def _schedule_spare(self) -> None:
+        """Have a spare worker waiting (warmed) before the next change, started once the current one has settled."""
+        if self.spare is None and self._spare_timer is None and not self.is_stopping:
+            self._spare_timer = asyncio.get_running_loop().call_later(SPARE_DELAY_S, self._start_spare)
+
+    def _start_spare(self) -> None:
+        self._spare_timer = None
         if self.spare is None and not self.is_stopping:
             self.spare = self._spawn()
+            self._warm(self.spare, list(self.warm_modules))
+
+    def _warm(self, worker: Worker, modules: list[str]) -> None:
+        """Ask a spare to import ``modules`` now (unless reloads are to start cold)."""
+        if modules and not self.config.reload_cold:
+            with contextlib.suppress(OSError):
+                worker.control.send(Kind.WARM, WarmRequest(tuple(modules), self.watch_roots).encode())
+
+    def _learn(self, modules: list[str]) -> None:
+        """A worker reported its imports: remember new ones, and pass them to the waiting spare."""
+        new = [name for name in modules if name not in self.warm_modules]
+        self.warm_modules.update(dict.fromkeys(new))
+        if new and self.spare is not None:
+            self._warm(self.spare, new)
+
+    def _on_stale(self, worker: Worker, changed: str) -> None:
+        """The spare declined GO: a file it imported changed on disk. Serve this change from a cold worker."""
+        worker.state = WorkerState.STOPPING  # it exits by itself
+        if worker is not self.current or self.is_stopping:
+            return
+        logger.info("Installed code changed on disk (%s): this reload starts a fresh interpreter, and warms again after.", changed)
+        self.current = None
+        self._start_worker()
 
     def _on_control(self, worker: Worker) -> None:
         try:
@@ -269,6 +313,19 @@ class Supervisor:
         elif message.kind is Kind.CONN and message.fds:
             self.pending_connections.append((message.fds[0], message.payload))
             self._forward_connections()
+        elif message.kind is Kind.MODULES:
+            self._learn(json.loads(message.payload))
+        elif message.kind is Kind.WARMED:
+            report = json.loads(message.payload)
+            worker.warm_modules = int(report["modules"])
+            logger.debug(
+                "Spare worker warm: %d modules in %d ms; left for after a change: %s",
+                report["modules"],
+                report["ms"],
+                report["refused"] or "none",
+            )
+        elif message.kind is Kind.STALE:
+            self._on_stale(worker, message.payload.decode(errors="replace"))
 
     def _on_current_ready(self, worker: Worker) -> None:
         if worker.state is WorkerState.SERVING and not worker.is_crash_page:
@@ -276,13 +333,13 @@ class Supervisor:
         if self.reload_started is not None:
             elapsed_ms = (time.perf_counter() - self.reload_started) * 1000
             if worker.state is WorkerState.SERVING:
-                logger.info("Reloaded in %.0f ms (changed: %s)", elapsed_ms, self.reload_reason)
+                warm = f"; warm: {worker.warm_modules} modules" if worker.warm_modules else ""
+                logger.info("Reloaded in %.0f ms (changed: %s%s)", elapsed_ms, self.reload_reason, warm)
             else:
                 logger.warning("Reload failed after %.0f ms: serving the error page until the next save fixes it.", elapsed_ms)
             self.reload_started = None
         self._forward_connections()
-        if self.is_editing:
-            self._ensure_spare()
+        self._schedule_spare()
 
     def _forward_connections(self) -> None:
         current = self.current
@@ -345,6 +402,8 @@ class Supervisor:
         self.is_stopping = True
         if self._retry is not None:
             self._retry.cancel()
+        if self._spare_timer is not None:
+            self._spare_timer.cancel()
         for worker in list(self.workers):
             self._retire(worker)
         waits = [w.exited.wait() for w in self.workers]

@@ -27,14 +27,15 @@ from asgidev.runner import LoadedApp, load_app
 from asgidev.server.server import Server
 from asgidev.server.signals import install_loop_error_handler
 from asgidev.supervisor.handoff import (
-    ENV_APP_DIR,
     ENV_CONTROL_FD,
     ChannelClosedError,
     ControlChannel,
     GoOptions,
     Kind,
+    WarmRequest,
     config_from_json,
 )
+from asgidev.supervisor.warm import WarmState, learn
 
 if TYPE_CHECKING:
     from asgidev.livereload.middleware import LiveReload
@@ -46,6 +47,13 @@ logger = logging.getLogger("asgidev.supervisor.worker")
 ADOPTION_WAIT_S = 1.0
 # Connections being adopted from a previous worker (kept referenced until done).
 _adoptions: set[asyncio.Future[None]] = set()
+# After serving starts, the warm set is reported at these delays (again only if
+# more modules were imported meanwhile), and once more on STOP. Not at once: the
+# listing takes ~10 ms, which the first requests after a reload must not wait
+# for; the first report still comes before the spare starts (SPARE_DELAY_S).
+# Frameworks import much on the first requests (Django's URLconf, admin,
+# templates), which the next spare should have too.
+MODULE_REPORT_DELAYS_S = (0.25, 1.0, 5.0)
 
 
 def _load(config: Config, go: GoOptions) -> tuple[LoadedApp, Kind]:
@@ -89,15 +97,37 @@ async def _serve(
     control.send(status)
     if go.print_banner:
         _print_banner(config, loaded, sockets)
+    if loaded.after_start is not None:
+        loaded.after_start()
+    reporter = _ModuleReporter(control, go.watch_roots)
+    for delay in MODULE_REPORT_DELAYS_S:
+        loop.call_later(delay, reporter.report)
     try:
         await server.wait_shutdown_requested()
     finally:
+        reporter.report()
         await server.shutdown()
         if _adoptions:
             # A connection handed to us just before STOP: let it reach connection_made,
             # which hands it straight back, rather than dying with this process.
             await asyncio.wait(set(_adoptions), timeout=ADOPTION_WAIT_S)
         loop.remove_reader(control.fileno())
+
+
+class _ModuleReporter:
+    """Tells the supervisor which installed modules this worker has imported, each time the set grew."""
+
+    def __init__(self, control: ControlChannel, roots: tuple[str, ...]) -> None:
+        self.control = control
+        self.roots = roots
+        self.reported_count = 0
+
+    def report(self) -> None:
+        if len(sys.modules) == self.reported_count:
+            return
+        self.reported_count = len(sys.modules)
+        with contextlib.suppress(OSError):
+            self.control.send(Kind.MODULES, json.dumps(learn(self.roots)).encode())
 
 
 def _on_control(control: ControlChannel, server: Server, live: LiveReload | None) -> None:
@@ -168,14 +198,6 @@ def _print_banner(config: Config, loaded: LoadedApp, sockets: list[socket.socket
     sys.stdout.flush()
 
 
-def _prewarm(app_dir: str) -> None:
-    """Load what the app will need that is not the user's code (Django's modules, say)."""
-    if os.path.exists(os.path.join(app_dir, "manage.py")):
-        from asgidev.django.prewarm import prewarm_django
-
-        prewarm_django(app_dir)
-
-
 def main() -> None:
     """Entry point of a worker started as ``python -m asgidev.supervisor.worker``."""
     sys.exit(run_worker(socket.socket(fileno=int(os.environ.pop(ENV_CONTROL_FD)))))
@@ -187,16 +209,26 @@ def run_worker(control_socket: socket.socket) -> int:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     control = ControlChannel(control_socket)
     # A worker starts as a spare: Python and asgidev are loaded, the user's code
-    # is not. The supervisor says GO, with the configuration and the listening
-    # sockets, when a change needs a fresh worker: every reload is spared the
-    # interpreter's start-up.
-    # Taken out of the environment, as the control descriptor is: the app (and
-    # any asgidev it starts) must not see asgidev's plumbing.
-    app_dir = os.environ.pop(ENV_APP_DIR, None)
-    if app_dir:
-        _prewarm(app_dir)
-    message = control.wait_message()
+    # is not. While it waits, WARM tells it which installed modules the app
+    # needs (see warm.py); the supervisor says GO, with the configuration and the
+    # listening sockets, when a change needs a fresh worker: every reload is
+    # spared the interpreter's start-up and the framework's imports.
+    warm = WarmState()
+    while (message := control.wait_message()) is not None and message.kind is Kind.WARM:
+        request = WarmRequest.decode(message.payload)
+        warm.warm(request.modules, request.watch_roots, control.has_waiting_message)
+        with contextlib.suppress(OSError):
+            report = {"modules": warm.imported, "ms": round(warm.milliseconds), "refused": warm.refused}
+            control.send(Kind.WARMED, json.dumps(report).encode())
     if message is None or message.kind is not Kind.GO:
+        return 0
+    changed = warm.changed_file()
+    if changed is not None:
+        # Serving now would run code older than a cold start would: decline, and the supervisor starts a cold worker.
+        for fd in message.fds:
+            os.close(fd)
+        with contextlib.suppress(OSError):
+            control.send(Kind.STALE, changed.encode())
         return 0
     go = GoOptions.decode(message.payload)
     config = config_from_json(go.config)

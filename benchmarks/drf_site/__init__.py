@@ -1,0 +1,1 @@
+"""A Django REST framework project for the reload benchmarks (one model, a router)."""

@@ -1,0 +1,1 @@
+"""Apps the reload measurement copies into a scratch directory and edits (see measure_reload.py)."""

@@ -1,0 +1,188 @@
+"""The warm set: the installed modules an app needs, learned from one worker and imported by the next in advance.
+
+A reload should cost only the project's own code. So a serving worker tells
+the supervisor which modules it has imported that live outside the watched
+roots (the standard library, site-packages, other installed packages), and
+the spare worker waiting for the next change imports them before that change
+arrives. When GO comes, the spare imports the user's code and finds the
+framework already loaded.
+
+Three rules keep a warm reload identical to a cold start:
+- Nothing under a watched root is imported while warming, not even
+  indirectly. A third-party module whose import reaches for the project's code
+  (say, Django settings read at import) is refused, and everything its import
+  brought in is undone, even if it caught the ImportError: it is imported
+  after GO instead, with the code as saved, as in a cold start.
+- A warmed file that changed on disk since it was imported (``pip install``
+  into the virtualenv, an edited installed package, a ``.pth`` file) makes the
+  spare stale: it declines GO and the supervisor starts a cold worker instead.
+- Warming stops as soon as GO is waiting, so a save during warming never
+  waits for modules the new worker may not even need.
+
+No fork is involved: the spare is a fresh interpreter that imports, so
+modules that start threads at import are no hazard (see docs/reloading.md).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import importlib.abc
+import importlib.machinery
+import logging
+import os
+import site
+import sys
+import time
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from types import ModuleType
+
+logger = logging.getLogger("asgidev.reload")
+
+# Names never worth warming: the running script, and modules created by hand rather than imported.
+_SKIPPED = frozenset({"__main__", "__mp_main__"})
+
+
+def _is_under(path: str, roots: Sequence[str]) -> bool:
+    return any(path == root or path.startswith(root.rstrip(os.sep) + os.sep) for root in roots)
+
+
+def _module_file(module: ModuleType) -> str | None:
+    # abspath, not realpath: this runs over every module of a serving worker, and
+    # realpath costs a system call per path component. The roots come in both forms.
+    file = getattr(module, "__file__", None)
+    return os.path.abspath(file) if isinstance(file, str) else None
+
+
+def learn(roots: Sequence[str]) -> list[str]:
+    """The imported modules with a file outside ``roots``, in import order (packages before their modules)."""
+    found = []
+    for name, module in list(sys.modules.items()):
+        if name in _SKIPPED or module is None:
+            continue
+        file = _module_file(module)
+        if file is not None and not _is_under(file, roots):
+            found.append(name)
+    return found
+
+
+class _ProjectCodeBlocker(importlib.abc.MetaPathFinder):
+    """While warming, refuses any module that would be loaded from under a watched root."""
+
+    def __init__(self, roots: Sequence[str]) -> None:
+        self.roots = roots
+        self.refused: str | None = None
+
+    def find_spec(
+        self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None
+    ) -> importlib.machinery.ModuleSpec | None:
+        for finder in sys.meta_path:
+            if finder is self or not hasattr(finder, "find_spec"):
+                continue
+            spec = finder.find_spec(fullname, path, target)
+            if spec is None:
+                continue
+            locations = [spec.origin or "", *(spec.submodule_search_locations or ())]
+            if any(location and _is_under(os.path.realpath(location), self.roots) for location in locations):
+                self.refused = fullname
+                raise ImportError(f"{fullname} is the project's own code: not imported while warming", name=fullname)
+            return None  # not the project's: let the normal machinery import it
+        return None
+
+
+def _sys_path_sources(roots: Sequence[str]) -> list[str]:
+    """Import-path directories and ``.pth`` files outside ``roots``: ``pip install`` changes one of them."""
+    sources: list[str] = []
+    site_dirs = [*site.getsitepackages(), site.getusersitepackages()] if hasattr(site, "getsitepackages") else []
+    for directory in dict.fromkeys([*sys.path, *site_dirs]):
+        if not directory or not os.path.isdir(directory) or _is_under(os.path.realpath(directory), roots):
+            continue
+        sources.append(directory)
+        with contextlib.suppress(OSError):
+            sources += [entry.path for entry in os.scandir(directory) if entry.name.endswith(".pth")]
+    return sources
+
+
+def _mtime(path: str) -> int | None:
+    try:
+        return os.stat(path).st_mtime_ns
+    except OSError:
+        return None
+
+
+class WarmState:
+    """What this spare imported in advance, and the file times that prove it is still current."""
+
+    def __init__(self) -> None:
+        self.imported = 0
+        self.milliseconds = 0.0
+        # Modules left to import after GO because their import reached for the project's code.
+        self.refused: list[str] = []
+        self._times: dict[str, int | None] = {}
+
+    def warm(self, names: Sequence[str], roots: Sequence[str], is_interrupted: Callable[[], bool]) -> None:
+        """Import ``names`` (skipping any that fail), stopping early once ``is_interrupted()`` (GO is waiting)."""
+        began = time.perf_counter()
+        before = len(sys.modules)
+        real_roots = roots_of(roots)
+        with _blocking_project_code(real_roots) as blocker:
+            for name in names:
+                if name in sys.modules:
+                    continue
+                if is_interrupted():
+                    logger.debug("Warming stopped early: a change is waiting.")
+                    break
+                present = set(sys.modules)
+                try:
+                    importlib.import_module(name)
+                except BaseException as exc:  # a module that fails here fails or succeeds after GO, as in a cold start
+                    if isinstance(exc, KeyboardInterrupt):
+                        raise
+                    logger.debug("Not warmed: %s (%s: %s)", name, type(exc).__name__, exc)
+                if blocker.refused is not None:
+                    self._undo(name, blocker.refused, present)
+                    blocker.refused = None
+        self.imported += len(sys.modules) - before
+        self.milliseconds += (time.perf_counter() - began) * 1000
+        self._record(real_roots)
+
+    def _undo(self, name: str, refused: str, present: set[str]) -> None:
+        """Forget what importing ``name`` loaded: it wanted the project's ``refused``, so it waits for GO."""
+        for loaded in set(sys.modules) - present:
+            del sys.modules[loaded]
+        self.refused.append(name)
+        logger.debug("Not warmed: %s (its import wants the project's %s)", name, refused)
+
+    def _record(self, roots: Sequence[str]) -> None:
+        for module in list(sys.modules.values()):
+            file = _module_file(module) if module is not None else None
+            if file is not None and file not in self._times and not _is_under(file, roots):
+                self._times[file] = _mtime(file)
+        for source in _sys_path_sources(roots):
+            self._times.setdefault(source, _mtime(source))
+
+    def changed_file(self) -> str | None:
+        """A file recorded while warming that has changed since (None: the warm state is current)."""
+        for path, recorded in self._times.items():
+            if _mtime(path) != recorded:
+                return path
+        return None
+
+
+@contextlib.contextmanager
+def _blocking_project_code(roots: Sequence[str]) -> Iterator[_ProjectCodeBlocker]:
+    blocker = _ProjectCodeBlocker(roots)
+    sys.meta_path.insert(0, blocker)
+    try:
+        yield blocker
+    finally:
+        sys.meta_path.remove(blocker)
+        # A module that failed on the blocker may have left negative entries in
+        # the finders' caches; the user's code is imported after GO with fresh ones.
+        importlib.invalidate_caches()
+
+
+def roots_of(paths: Sequence[str | Path]) -> list[str]:
+    """Watched roots both as given (absolute) and resolved, so either spelling of a module's path is recognised."""
+    return list(dict.fromkeys([*(os.path.abspath(p) for p in paths), *(os.path.realpath(p) for p in paths)]))

@@ -1,0 +1,174 @@
+"""Warm reloads: the spare worker imports the installed modules the app needs before the change arrives.
+
+Real subprocesses and real file edits. The "installed" packages live in a
+directory on PYTHONPATH outside the watched project, as site-packages does.
+"""
+
+from __future__ import annotations
+
+import os
+import textwrap
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.server_process import ServerProcess, save_like_an_editor, wait_until
+
+# The heavy dependency's import time: a cold reload can never be faster than this.
+HEAVY_IMPORT_S = 2.5
+
+APP = textwrap.dedent(
+    """
+    import installed_dep
+
+    VERSION = {version!r}
+
+    async def app(scope, receive, send):
+        if scope["type"] != "http":
+            return
+        body = f"{{VERSION}} {{installed_dep.describe()}}".encode()
+        await send({{"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]}})
+        await send({{"type": "http.response.body", "body": body}})
+    """
+)
+
+DEPENDENCY = textwrap.dedent(
+    """
+    import time
+
+    time.sleep({sleep!r})
+    VALUE = {value!r}
+
+    def describe():
+        return f"dep={{VALUE}}"
+    """
+)
+
+# An installed module that reaches for the project's code at import and falls back quietly when it cannot:
+# warming must not cache the fallback (a cold start finds the project's module).
+PLUGIN_DEPENDENCY = textwrap.dedent(
+    """
+    try:
+        import project_settings
+        GREETING = project_settings.GREETING
+    except ImportError:
+        GREETING = "fallback"
+
+    def describe():
+        return f"greeting={GREETING}"
+    """
+)
+
+
+class Layout:
+    """A project directory (watched) and an installed-packages directory beside it (not watched)."""
+
+    def __init__(self, root: Path) -> None:
+        self.project = root / "project"
+        self.installed = root / "installed"
+        self.project.mkdir()
+        self.installed.mkdir()
+
+    def write_app(self, version: str) -> None:
+        save_like_an_editor(self.project / "main.py", APP.format(version=version))
+
+    def write_dependency(self, value: str, sleep: float = 0.0) -> None:
+        save_like_an_editor(self.installed / "installed_dep.py", DEPENDENCY.format(value=value, sleep=sleep))
+
+    def start(self, *extra: str) -> ServerProcess:
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", "NO_COLOR": "1", "PYTHONPATH": os.pathsep.join([str(self.installed), _source_dir()])}
+        proc = ServerProcess.asgidev(["main:app", "--port", "0", "--log-level", "debug", *extra], cwd=self.project, env=env)
+        proc.wait_started()
+        return proc
+
+
+def _source_dir() -> str:
+    import asgidev
+
+    return str(Path(asgidev.__file__).resolve().parent.parent)
+
+
+@pytest.fixture
+def layout(tmp_path: Path) -> Iterator[Layout]:
+    yield Layout(tmp_path)
+
+
+def get_text(url: str) -> str:
+    return httpx.get(url, timeout=10).text
+
+
+def wait_for_body(url: str, expected: str, timeout: float = 20.0) -> None:
+    wait_until(lambda: get_text(url) == expected, timeout)
+
+
+def test_heavy_dependency_costs_nothing_after_the_first_start(layout: Layout) -> None:
+    layout.write_dependency("1", sleep=HEAVY_IMPORT_S)
+    layout.write_app("v1")
+    server = layout.start()
+    try:
+        assert get_text(server.url) == "v1 dep=1"
+        # The spare imports the dependency in the background, once, before any change.
+        server.wait_for_line(r"Spare worker warm: \d+ modules", timeout=30)
+        for version in ("v2", "v3"):
+            saved = time.monotonic()
+            layout.write_app(version)
+            wait_for_body(server.url, f"{version} dep=1")
+            elapsed = time.monotonic() - saved
+            # A cold worker would spend HEAVY_IMPORT_S importing the dependency alone.
+            assert elapsed < HEAVY_IMPORT_S, f"reload to {version} took {elapsed:.2f} s:\n{server.output}"
+            server.wait_for_line(rf"Reloaded in \d+ ms \(changed: main\.py; warm: \d+ modules\)", count=int(version[1]) - 1)
+            server.wait_for_line(r"Spare worker warm", count=int(version[1]))
+    finally:
+        server.stop()
+
+
+def test_a_warmed_module_changed_on_disk_is_served_as_a_cold_start_would(layout: Layout) -> None:
+    layout.write_dependency("old")
+    layout.write_app("v1")
+    server = layout.start()
+    try:
+        assert get_text(server.url) == "v1 dep=old"
+        server.wait_for_line(r"Spare worker warm: \d+ modules", timeout=30)
+        # As `pip install -U` would: the installed file changes, nothing watched does.
+        layout.write_dependency("new")
+        layout.write_app("v2")
+        wait_for_body(server.url, "v2 dep=new")
+        server.wait_for_line(r"Installed code changed on disk \(.*installed_dep\.py\)")
+        # The next spare warms with the new file, and the next reload is warm again.
+        server.wait_for_line(r"Spare worker warm", count=2, timeout=30)
+        layout.write_app("v3")
+        wait_for_body(server.url, "v3 dep=new")
+        server.wait_for_line(r"Reloaded in \d+ ms \(changed: main\.py; warm: \d+ modules\)")
+    finally:
+        server.stop()
+
+
+def test_warming_never_imports_the_projects_code(layout: Layout) -> None:
+    save_like_an_editor(layout.installed / "installed_dep.py", PLUGIN_DEPENDENCY)
+    save_like_an_editor(layout.project / "project_settings.py", 'GREETING = "hello"\n')
+    layout.write_app("v1")
+    server = layout.start()
+    try:
+        assert get_text(server.url) == "v1 greeting=hello"
+        server.wait_for_line(r"Spare worker warm: \d+ modules in \d+ ms; left for after a change: \['installed_dep'\]", timeout=30)
+        save_like_an_editor(layout.project / "project_settings.py", 'GREETING = "bonjour"\n')
+        wait_for_body(server.url, "v1 greeting=bonjour")
+    finally:
+        server.stop()
+
+
+def test_reload_cold_warms_nothing(layout: Layout) -> None:
+    layout.write_dependency("1")
+    layout.write_app("v1")
+    server = layout.start("--reload-cold")
+    try:
+        layout.write_app("v2")
+        wait_for_body(server.url, "v2 dep=1")
+        line = server.wait_for_line(r"Reloaded in \d+ ms \(changed: main\.py.*\)").group(0)
+        assert "warm" not in line
+        assert server.count("Spare worker warm") == 0
+    finally:
+        server.stop()
