@@ -105,9 +105,7 @@ def run_reload(
 ) -> tuple[list[dict[str, object]], list[str]]:
     """About ``edits`` edits per variant, spread over ``rounds`` interleaved rounds; returns samples and problems."""
     wanted = set(servers) | set(RELOAD_PEERS)
-    variants = [
-        Variant(app, name) for app in apps for name in APP_SERVERS[app] if name in wanted and ALL_SERVERS[name].is_installed()
-    ]
+    variants = [Variant(app, name) for app in apps for name in APP_SERVERS[app] if name in wanted and ALL_SERVERS[name].is_installed()]
     per_round = max(1, -(-edits // rounds))
     samples: list[dict[str, object]] = []
     problems: list[str] = []

@@ -119,7 +119,7 @@ def test_heavy_dependency_costs_nothing_after_the_first_start(layout: Layout) ->
             elapsed = time.monotonic() - saved
             # A cold worker would spend HEAVY_IMPORT_S importing the dependency alone.
             assert elapsed < HEAVY_IMPORT_S, f"reload to {version} took {elapsed:.2f} s:\n{server.output}"
-            server.wait_for_line(rf"Reloaded in \d+ ms \(changed: main\.py; warm: \d+ modules\)", count=int(version[1]) - 1)
+            server.wait_for_line(r"Reloaded in \d+ ms \(changed: main\.py; warm: \d+ modules\)", count=int(version[1]) - 1)
             server.wait_for_line(r"Spare worker warm", count=int(version[1]))
     finally:
         server.stop()
