@@ -34,8 +34,11 @@ from benchmarks.servers import BASELINE, DJANGO_DIR, SERVERS, ServerFailedError,
 # Upper bound for one reload; runserver's stat reloader alone polls once a second.
 RELOAD_DEADLINE_S = 15.0
 RETRY_AFTER_FAILURE_S = 0.005
-# Between edits, so a watcher's debounce window from the last edit has closed.
-BETWEEN_EDITS_S = 0.3
+# Between edits: a developer looks at the page before saving again. Long enough
+# for every watcher's debounce window to close, and for asgidev's spare worker
+# to warm again (saves closer together than that reload from a fresh interpreter:
+# see docs/reloading.md).
+BETWEEN_EDITS_S = 2.0
 # After the first 200, before the first edit: as a developer reads the banner.
 # asgidev warms its spare worker in this time; every reloader gets the same.
 SETTLE_S = 1.5
