@@ -13,12 +13,14 @@ may not be warm yet), and the idle RSS of the whole process tree is read once
 the edits are done.
 
 Apps: the raw ASGI small app, the startproject-shaped Django site, a FastAPI
-app, a Django REST framework project, and an app with a dependency that takes
-2 s to import (``reload_apps/heavy_dependency.py``).
+app, a Django REST framework project, a Wagtail site as ``wagtail start``
+creates it (migrated, with its initial home page; ~1,900 modules), and an app
+with a dependency that takes 2 s to import (``reload_apps/heavy_dependency.py``).
 """
 
 from __future__ import annotations
 
+import atexit
 import shutil
 import subprocess
 import sys
@@ -26,6 +28,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from importlib.util import find_spec
 from pathlib import Path
 
 from benchmarks import probe
@@ -93,8 +96,11 @@ APP_SERVERS = {
     "fastapi": ("asgidev", BASELINE, "fastapi-dev", "granian"),
     "drf": ("asgidev", BASELINE, "runserver"),
     "heavy": ("asgidev", BASELINE),
+    "wagtail": ("asgidev", BASELINE, "runserver"),
 }
 RELOAD_SERVERS = ("asgidev", BASELINE, "runserver", *RELOAD_PEERS)
+# The framework each app needs (the bench extra installs them); an app whose framework is missing is skipped.
+APP_MODULES = {"django": "django", "fastapi": "fastapi", "drf": "rest_framework", "wagtail": "wagtail"}
 
 
 @dataclass(frozen=True)
@@ -108,10 +114,14 @@ def run_reload(
 ) -> tuple[list[dict[str, object]], list[str]]:
     """About ``edits`` edits per variant, spread over ``rounds`` interleaved rounds; returns samples and problems."""
     wanted = set(servers) | set(RELOAD_PEERS)
+    problems: list[str] = []
+    for app in apps:
+        if app in APP_MODULES and find_spec(APP_MODULES[app]) is None:
+            problems.append(f"reload {app}: {APP_MODULES[app]} is not installed (pip install -e '.[bench]')")
+    apps = tuple(app for app in apps if app not in APP_MODULES or find_spec(APP_MODULES[app]) is not None)
     variants = [Variant(app, name) for app in apps for name in APP_SERVERS[app] if name in wanted and ALL_SERVERS[name].is_installed()]
     per_round = max(1, -(-edits // rounds))
     samples: list[dict[str, object]] = []
-    problems: list[str] = []
     for round_index in range(rounds):
         for variant in variants:
             try:
@@ -192,12 +202,53 @@ def _heavy_copy(scratch: Path) -> tuple[Target, Edit]:
     return Target("main:app", scratch, "/"), _token_edit(scratch / "main.py", "token-000")
 
 
+WAGTAIL_VIEWS = """\
+from django.http import HttpResponse
+
+TOKEN = "token-000"
+
+
+def hello(request):
+    return HttpResponse(TOKEN, content_type="text/plain")
+"""
+WAGTAIL_ASGI = """\
+import os
+
+from django.core.asgi import get_asgi_application
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "wsite.settings.dev")
+
+application = get_asgi_application()
+"""
+_wagtail_template: list[Path] = []
+
+
+def _wagtail_copy(scratch: Path) -> tuple[Target, Edit]:
+    """A copy of a ``wagtail start`` site, created and migrated once per run (migrating takes ~20 s)."""
+    if not _wagtail_template:
+        template = Path(tempfile.mkdtemp(prefix="asgidev-bench-wagtail-")) / "wsite"
+        template.mkdir()
+        subprocess.run([sys.executable, "-m", "wagtail.bin.wagtail", "start", "wsite", str(template)], check=True, capture_output=True)
+        (template / "home" / "views.py").write_text(WAGTAIL_VIEWS)
+        (template / "wsite" / "asgi.py").write_text(WAGTAIL_ASGI)
+        urls = template / "wsite" / "urls.py"
+        text = urls.read_text().replace("urlpatterns = [\n", 'urlpatterns = [\n    path("hello", home_views.hello),\n', 1)
+        urls.write_text("from home import views as home_views\n" + text)
+        subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=template, check=True)
+        _wagtail_template.append(template)
+        atexit.register(shutil.rmtree, template.parent, ignore_errors=True)
+    project = scratch / "wsite"
+    shutil.copytree(_wagtail_template[0], project, ignore=shutil.ignore_patterns("__pycache__"))
+    return Target("wsite.asgi:application", project, "/hello"), _token_edit(project / "home" / "views.py", "token-000")
+
+
 MAKERS: dict[str, Callable[[Path], tuple[Target, Edit]]] = {
     "small": _small_app,
     "django": _django_copy,
     "fastapi": _fastapi_copy,
     "drf": _drf_copy,
     "heavy": _heavy_copy,
+    "wagtail": _wagtail_copy,
 }
 
 

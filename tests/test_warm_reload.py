@@ -147,13 +147,15 @@ def test_a_warmed_module_changed_on_disk_is_served_as_a_cold_start_would(layout:
 
 
 def test_warming_never_imports_the_projects_code(layout: Layout) -> None:
-    save_like_an_editor(layout.installed / "installed_dep.py", PLUGIN_DEPENDENCY)
+    save_like_an_editor(layout.installed / "installed_dep.py", "import other_dep\n" + PLUGIN_DEPENDENCY)
+    # Built-in modules (origin "built-in", not a path) are not the project's, whatever the working directory.
+    save_like_an_editor(layout.installed / "other_dep.py", "import gc, _bisect\n")
     save_like_an_editor(layout.project / "project_settings.py", 'GREETING = "hello"\n')
     layout.write_app("v1")
     server = layout.start()
     try:
         assert get_text(server.url) == "v1 greeting=hello"
-        server.wait_for_line(r"Spare worker warm: \d+ modules in \d+ ms; left for after a change: \['installed_dep'\]", timeout=30)
+        server.wait_for_line(r"Spare worker warm: \d+ modules in \d+ ms; left for after a change: \['installed_dep'\]$", timeout=30)
         save_like_an_editor(layout.project / "project_settings.py", 'GREETING = "bonjour"\n')
         wait_for_body(server.url, "v1 greeting=bonjour")
     finally:

@@ -83,8 +83,9 @@ class _ProjectCodeBlocker(importlib.abc.MetaPathFinder):
             spec = finder.find_spec(fullname, path, target)
             if spec is None:
                 continue
-            locations = [spec.origin or "", *(spec.submodule_search_locations or ())]
-            if any(location and _is_under(os.path.realpath(location), self.roots) for location in locations):
+            # Only real paths: built-in and frozen modules have origins like "built-in".
+            locations = [*([spec.origin] if spec.has_location and spec.origin else []), *(spec.submodule_search_locations or ())]
+            if any(os.path.isabs(location) and _is_under(os.path.realpath(location), self.roots) for location in locations):
                 self.refused = fullname
                 raise ImportError(f"{fullname} is the project's own code: not imported while warming", name=fullname)
             return None  # not the project's: let the normal machinery import it
