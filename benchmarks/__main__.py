@@ -188,13 +188,13 @@ def _measure_all(
 def _write(results: dict[str, Any], out: Path, publish: bool) -> None:
     out.mkdir(parents=True, exist_ok=True)
     report.write_json(results, out / "results.json")
-    has_chart = report.write_chart(results, out / "results.png")
-    (out / "results.md").write_text(report.render_markdown(results, "results.png" if has_chart else None))
-    _log(f"wrote {out / 'results.json'}, {out / 'results.md'}" + (f", {out / 'results.png'}" if has_chart else ""))
-    if publish:
-        has_chart = report.write_chart(results, DOCS_DIR / "benchmarks.png")
-        (DOCS_DIR / "benchmarks.md").write_text(report.render_markdown(results, "benchmarks.png" if has_chart else None))
-        _log(f"wrote {DOCS_DIR / 'benchmarks.md'}" + (f", {DOCS_DIR / 'benchmarks.png'}" if has_chart else ""))
+    destinations = [(out, "results")] + ([(DOCS_DIR, "benchmarks")] if publish else [])
+    for directory, stem in destinations:
+        has_chart = report.write_chart(results, directory / f"{stem}.png")
+        reload_chart = f"{stem}-reload.png" if report.write_reload_chart(results, directory / f"{stem}-reload.png") else None
+        page = report.render_markdown(results, f"{stem}.png" if has_chart else None, reload_chart)
+        (directory / f"{stem}.md").write_text(page)
+        _log(f"wrote {directory / stem}.md" + (f", {stem}.png" if has_chart else "") + (f", {reload_chart}" if reload_chart else ""))
 
 
 if __name__ == "__main__":

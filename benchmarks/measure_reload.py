@@ -148,6 +148,8 @@ def _measure(variant: Variant, round_index: int, edits: int, log: Callable[[str]
                     "latency_ms": latency_ms,
                     "failed_requests": failed,
                 }
+                if index == 0:
+                    sample["startup_ms"] = round(running.started_s * 1000, 1)
                 samples.append(sample)
                 shown = "timed out" if latency_ms is None else f"{latency_ms:6.0f} ms"
                 log(f"  reload {variant.app:<7} {variant.server:<12} round {round_index + 1} edit {index + 1}: {shown}, {failed} failed")

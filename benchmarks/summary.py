@@ -59,12 +59,24 @@ def summarize_startup(samples: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def summarize_reload(samples: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per (app, server): latency of every edit, of the first edit after a start, the ratio to
+    ``uvicorn --reload`` on the same app (median of per-round ratios of medians), idle RSS and start-up."""
     groups: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
     for sample in samples:
         groups[(sample["app"], sample["server"])].append(sample)
+
+    def round_medians(group: list[dict[str, Any]]) -> dict[int, float]:
+        by_round: dict[int, list[float]] = defaultdict(list)
+        for s in group:
+            if s["latency_ms"] is not None:
+                by_round[s.get("round", 0)].append(s["latency_ms"])
+        return {r: statistics.median(v) for r, v in by_round.items()}
+
     rows = []
     for (app, server), group in groups.items():
         served = [s["latency_ms"] for s in group if s["latency_ms"] is not None]
+        mine, theirs = round_medians(group), round_medians(groups.get((app, BASELINE), []))
+        ratios = [mine[r] / theirs[r] for r in mine if theirs.get(r)]
         rows.append(
             {
                 "app": app,
@@ -72,6 +84,10 @@ def summarize_reload(samples: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 "edits": len(group),
                 "timeouts": len(group) - len(served),
                 "latency_ms": spread(served),
+                "first_edit_ms": spread([s["latency_ms"] for s in group if s["edit"] == 0 and s["latency_ms"] is not None]),
+                "ratio": spread(ratios),
+                "idle_rss_mib": spread([s["idle_rss_mib"] for s in group if "idle_rss_mib" in s]),
+                "startup_ms": spread([s["startup_ms"] for s in group if "startup_ms" in s]),
                 "failed_requests": sum(s["failed_requests"] for s in group),
             }
         )
