@@ -20,6 +20,7 @@ import typer
 from asgidev import __version__
 from asgidev.addrport import parse_addrport
 from asgidev.config import Config
+from asgidev.envfile import check_env_files
 from asgidev.errors import AppImportError, AsgidevError, ConfigError
 from asgidev.options import Kind, Option, all_options, option_named
 from asgidev.sources import Layers, read_layers
@@ -151,6 +152,7 @@ def start(config: Config) -> int:
     from asgidev.log import configure_logging
 
     configure_logging(config)
+    check_env_files(config)
     if config.reload:
         from asgidev.supervisor.supervisor import run_supervisor
 
@@ -160,9 +162,11 @@ def start(config: Config) -> int:
 
 def _run_in_process(config: Config) -> int:
     from asgidev.console import startup_banner
+    from asgidev.envfile import apply, env_file_paths
     from asgidev.runner import load_app, serve_sockets
     from asgidev.sockets import bind_sockets
 
+    apply(env_file_paths(config))
     loaded = load_app(config)
     config = loaded.configure(config)
     sockets = bind_sockets(config)

@@ -82,6 +82,13 @@ class Config:
     # What to serve.
     app: str | None = _opt(None, "The ASGI app as 'module:attribute'; 'module' alone tries 'application' then 'app'.", is_positional=True)
     app_dir: str = _opt(".", "Directory put first on sys.path, so the app imports from it (default: the current directory).", is_path=True)
+    env_files: tuple[str, ...] = _opt(
+        (),
+        "A dotenv file whose variables the app gets (repeatable; later files win), re-read for every reload; "
+        "default: .env in the app directory, if there is one. Variables set in the shell win.",
+        "--env-file",
+        is_path=True,
+    )
     factory: bool = _opt(False, "Treat APP as a factory: call it with no arguments to get the ASGI app.", "--factory")
 
     # Where to listen.

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 from asgidev import __version__
 from asgidev.config import Config
+from asgidev.envfile import banner_line
 
 PRODUCTION_WARNING = (
     "WARNING: This is a development server. Do not use it in a production setting. "
@@ -39,6 +40,9 @@ def startup_banner(
 
     scheme = "https" if config.https or config.ssl_certfile else "http"
     lines = list(extra_lines)
+    env_line = banner_line(config)
+    if env_line:
+        lines.append(env_line)
     if config.https:
         from asgidev.tls import dev_certificate, trust_hint
 

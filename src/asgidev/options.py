@@ -79,7 +79,7 @@ class Option:
             raise ConfigError(f"{where}={text!r} is not a boolean.", "Use 1/0, true/false, yes/no or on/off.")
         if self.kind is Kind.LIST:
             # Commas separate items, as in uvicorn's --forwarded-allow-ips.
-            return self.from_items([item for item in text.split(",") if item.strip()])
+            return self.from_items([item.strip() for item in text.split(",") if item.strip()])
         if self.is_optional and text.lower() in ("", "none"):
             return None
         return self._convert(text, where)
