@@ -162,6 +162,11 @@ class Config:
         (), "Extra glob patterns whose changes trigger a reload (repeatable), e.g. '*.yaml'.", "--reload-include"
     )
     reload_excludes: tuple[str, ...] = _opt((), "Glob patterns never triggering a reload (repeatable), e.g. 'data/*'.", "--reload-exclude")
+    reload_poll: bool = _opt(
+        False,
+        "Poll for changes (every 300 ms) instead of waiting for OS events; automatic on WSL's /mnt/*, network and VM/container shares.",
+        "--reload-poll",
+    )
 
     # WebSockets.
     ws_max_size: int = _opt(16 * 1024 * 1024, "Largest WebSocket message accepted, in bytes; past it the connection closes with 1009.")

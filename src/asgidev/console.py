@@ -20,10 +20,8 @@ PRODUCTION_WARNING = (
 def banner(*, app_label: str, urls: Sequence[str], is_reloading: bool, extra_lines: Sequence[str] = ()) -> str:
     """The startup text, in runserver's spirit."""
     now = datetime.datetime.now().strftime("%B %d, %Y - %X")
-    lines = []
-    if is_reloading:
-        lines.append("Watching for file changes with watchfiles")
-    lines += [now, f"asgidev {__version__}, serving {app_label}", *extra_lines]
+    # With reload on, the supervisor has already said what it watches (supervisor/watch_mode.py).
+    lines = [now, f"asgidev {__version__}, serving {app_label}", *extra_lines]
     lines += [f"Starting ASGI server at {url}/" if url.startswith("http") else f"Starting ASGI server at {url}" for url in urls]
     lines += ["Quit the server with CONTROL-C.", "", PRODUCTION_WARNING]
     warning = network_warning(urls)

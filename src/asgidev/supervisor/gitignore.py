@@ -36,21 +36,21 @@ class GitIgnore:
                 if spec is not None:
                     self._base.append((top, spec))
 
-    def is_ignored(self, path: Path) -> bool:
+    def is_ignored(self, path: Path, *, is_dir: bool = False) -> bool:
         """Whether git would ignore ``path`` (an absolute path below one of the roots)."""
         top = self._top_of(path)
-        if top is None:
+        if top is None or path == top:  # a root itself changes (polling reports directories too)
             return False
         decision: bool | None = None
         for base, base_spec in self._base:
             if base == top:
-                decision = _decide(base_spec, path, base, decision)
+                decision = _decide(base_spec, path, base, decision, is_dir)
         parts = path.parent.relative_to(top).parts
         # From the top down: a deeper .gitignore overrides a shallower one, as in git.
         for directory in (top.joinpath(*parts[:depth]) for depth in range(len(parts) + 1)):
             spec = self._spec_of(directory)
             if spec is not None:
-                decision = _decide(spec, path, directory, decision)
+                decision = _decide(spec, path, directory, decision, is_dir)
         return bool(decision)
 
     def forget(self, path: Path) -> None:
@@ -75,8 +75,9 @@ class GitIgnore:
         return self._specs[directory]
 
 
-def _decide(spec: pathspec.GitIgnoreSpec, path: Path, base: Path, decision: bool | None) -> bool | None:
-    result = spec.check_file(path.relative_to(base).as_posix())
+def _decide(spec: pathspec.GitIgnoreSpec, path: Path, base: Path, decision: bool | None, is_dir: bool) -> bool | None:
+    # A trailing slash is how a directory-only pattern ('build/') knows it is looking at a directory.
+    result = spec.check_file(path.relative_to(base).as_posix() + ("/" if is_dir else ""))
     return decision if result.include is None else result.include
 
 

@@ -100,6 +100,25 @@ class ReloadFilter(BaseFilter):
             return True
         return "templates" in parts[:-1] and any(fnmatch.fnmatch(name, p) for p in TEMPLATE_PATTERNS)
 
+    def is_ignored_dir(self, path: str) -> bool:
+        """A directory whose contents can never trigger a reload, so a poller need not enter it."""
+        name = os.path.basename(path)
+        if name in IGNORED_DIRS or os.path.exists(os.path.join(path, "pyvenv.cfg")):
+            return True
+        # A git-ignored directory may still hold something named explicitly: enter it then.
+        if self.includes or any(env.startswith(path + os.sep) for env in self.env_files):
+            return False
+        return self.gitignore.is_ignored(Path(path), is_dir=True)
+
+    def describe(self) -> str:
+        """The ignore rules, for ``--log-level debug``."""
+        rules = [
+            "Ignoring changes in directories named " + ", ".join(sorted(IGNORED_DIRS)) + " and in virtualenvs",
+            "files matching " + ", ".join(self.excludes),
+            "and what the project's .gitignore files ignore (besides --reload-include globs and env files)",
+        ]
+        return "; ".join(rules) + "."
+
     def _relative(self, path: str) -> str:
         for root in self.roots:
             try:
