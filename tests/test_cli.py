@@ -69,20 +69,47 @@ def test_bad_addrport(text: str) -> None:
         parse_addrport(text)
 
 
-def test_every_config_field_is_a_cli_option() -> None:
-    help_text = run_cli("--help").stdout
-    for name in field_names():
-        if name == "app":
-            continue
-        option = {
-            "headers": "--header",
-            "reload_dirs": "--reload-dir",
-            "reload_includes": "--reload-include",
-            "reload_excludes": "--reload-exclude",
-            "static": "--nostatic",
-            "allowed_hosts": "--allowed-host",
-        }.get(name, "--" + name.replace("_", "-"))
-        assert option in help_text, name
+# Written out, not derived: removing or renaming an option must fail here.
+SHARED_OPTIONS = {
+    *("--access-log", "--no-access-log", "--allowed-host", "--date-header", "--no-date-header", "--fd"),
+    *("--forwarded-allow-ips", "--header", "--https", "--lifespan", "--limit-concurrency", "--limit-request-body"),
+    *("--live-reload", "--no-live-reload", "--log-config", "--log-level", "--proxy-headers", "--no-proxy-headers"),
+    *("--reload-dir", "--reload-exclude", "--reload-include", "--root-path", "--server-header", "--no-server-header"),
+    *("--ssl-certfile", "--ssl-keyfile", "--ssl-keyfile-password", "--timeout-graceful-shutdown", "--timeout-keep-alive"),
+    *("--timeout-request-body", "--timeout-request-head", "--uds", "--ws-max-size", "--ws-per-message-deflate"),
+    *("--no-ws-per-message-deflate", "--ws-ping-interval", "--ws-ping-timeout", "--env-file", "--reload-poll"),
+    # runserver's own spellings, which asgidev shares.
+    *("--ipv6", "-6", "--noreload", "--nostatic", "--insecure", "--skip-checks"),
+}
+CLI_ONLY_OPTIONS = {"--app-dir", "--factory", "--host", "--port", "-p", "--reload", "--no-reload", "--static", "--version"}
+# Django's BaseCommand options, and runserver's that asgidev accepts and ignores.
+RUNSERVER_ONLY_OPTIONS = {"--help", "-h", "--version", "--verbosity", "-v", "--settings", "--pythonpath", "--traceback"}
+RUNSERVER_ONLY_OPTIONS |= {"--no-color", "--force-color", "--nothreading"}
+
+
+def test_cli_options_are_exactly_the_config_fields() -> None:
+    import typer.main
+
+    from asgidev.cli import cli
+
+    command = typer.main.get_command(cli)
+    names = {name for param in command.params for name in (*param.opts, *getattr(param, "secondary_opts", ())) if name.startswith("-")}
+    assert names == SHARED_OPTIONS | CLI_ONLY_OPTIONS
+    assert "--noreload" in run_cli("--help").stdout
+
+
+def test_runserver_options_are_exactly_the_config_fields() -> None:
+    from asgidev.django.management.commands.runserver import Command
+
+    parser = Command().create_parser("manage.py", "runserver")
+    assert {name for action in parser._actions for name in action.option_strings} == SHARED_OPTIONS | RUNSERVER_ONLY_OPTIONS
+
+
+def test_every_config_field_has_an_option() -> None:
+    from asgidev.options import all_options
+
+    assert [option.name for option in all_options()] == list(field_names())
+    assert all(option.on_flags or option.meta.is_positional for option in all_options())
 
 
 def test_config_rejects_unknown_and_bad_values() -> None:

@@ -40,7 +40,9 @@ def test_asgi_knows_neither_sockets_nor_parsers(path: Path) -> None:
     assert forbidden(path, ("socket", "h11", "wsproto", "asgidev.protocols", "asgidev.server", "asgidev.supervisor")) == []
 
 
-@pytest.mark.parametrize("name", ["supervisor.py", "handle.py", "handoff.py", "spawn.py", "watcher.py"])
+@pytest.mark.parametrize(
+    "name", ["supervisor.py", "handle.py", "handoff.py", "spawn.py", "watcher.py", "watch_mode.py", "poller.py", "gitignore.py"]
+)
 def test_supervisor_process_never_imports_the_app_or_the_server(name: str) -> None:
     """Nothing the user breaks can take down the process that watches for the fix."""
     path = PACKAGE / "supervisor" / name

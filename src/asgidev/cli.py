@@ -1,21 +1,29 @@
 """The ``asgidev`` command (typer). The only place errors become exit codes.
 
-Each option maps one-to-one onto a ``Config`` field: its default and help
-text come from ``config.py``, so they are declared once.
+The command's options are generated from ``Config`` (``config.py`` declares
+each one's default, help and flag names; ``options.py`` derives the table), so
+an option is declared once. The environment and pyproject.toml fill in what the
+command line leaves out (``sources.py``).
 """
 
 from __future__ import annotations
 
+import inspect
 import os
 import sys
+from collections.abc import Mapping
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
 from asgidev import __version__
 from asgidev.addrport import parse_addrport
-from asgidev.config import DEFAULT_HOST, DEFAULT_PORT, Config, field_default, field_help, parse_header_option
+from asgidev.config import Config
+from asgidev.envfile import check_env_files
 from asgidev.errors import AppImportError, AsgidevError, ConfigError
+from asgidev.options import Kind, Option, all_options, option_named
+from asgidev.sources import Layers, read_layers
 
 cli = typer.Typer(
     add_completion=False,
@@ -31,120 +39,30 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
-def _opt(name: str, *flags: str, **kwargs: Any) -> Any:
-    """A typer option for Config field ``name`` with its declared help text."""
-    return typer.Option(*flags, help=field_help(name), **kwargs)
-
-
-@cli.command(
-    help="Serve an ASGI app for development, reloading it when code changes.\n\n"
+COMMAND_HELP = (
+    "Serve an ASGI app for development, reloading it when code changes.\n\n"
     "APP is 'module:attribute' (e.g. mysite.asgi:application); without APP a welcome page is served. "
-    "ADDRPORT is runserver's optional [addr:]port: 8001, 0:8001, 0.0.0.0:9000, [::1]:8000."
+    "ADDRPORT is runserver's optional [addr:]port: 8001, 0:8001, 0.0.0.0:9000, [::1]:8000.\n\n"
+    "Every option can also be set as an environment variable ASGIDEV_<OPTION> (ASGIDEV_PORT=9000, "
+    "ASGIDEV_RELOAD_INCLUDE='*.yaml,*.toml') or as a key of [tool.asgidev] in pyproject.toml "
+    "(port = 9000, reload-include = ['*.yaml']). The command line wins over the environment, "
+    "which wins over pyproject.toml."
 )
-def run(
-    app: Annotated[str | None, typer.Argument(metavar="[APP]", help=field_help("app"), show_default=False)] = None,
-    addrport: Annotated[
-        str | None,
-        typer.Argument(metavar="[ADDRPORT]", help="Optional [addr:]port, as runserver's (default 127.0.0.1:8000).", show_default=False),
-    ] = None,
-    host: Annotated[str | None, _opt("host", "--host", show_default=DEFAULT_HOST)] = None,
-    port: Annotated[int | None, _opt("port", "--port", "-p", show_default=str(DEFAULT_PORT))] = None,
-    ipv6: Annotated[bool, _opt("ipv6", "--ipv6", "-6")] = field_default("ipv6"),
-    uds: Annotated[str | None, _opt("uds", "--uds")] = field_default("uds"),
-    fd: Annotated[int | None, _opt("fd", "--fd")] = field_default("fd"),
-    app_dir: Annotated[str, _opt("app_dir", "--app-dir")] = field_default("app_dir"),
-    factory: Annotated[bool, _opt("factory", "--factory")] = field_default("factory"),
-    root_path: Annotated[str, _opt("root_path", "--root-path")] = field_default("root_path"),
-    lifespan: Annotated[str, _opt("lifespan", "--lifespan")] = field_default("lifespan"),
-    log_level: Annotated[str, _opt("log_level", "--log-level")] = field_default("log_level"),
-    access_log: Annotated[bool, _opt("access_log", "--access-log/--no-access-log")] = field_default("access_log"),
-    log_config: Annotated[str | None, _opt("log_config", "--log-config")] = field_default("log_config"),
-    proxy_headers: Annotated[bool, _opt("proxy_headers", "--proxy-headers/--no-proxy-headers")] = field_default("proxy_headers"),
-    forwarded_allow_ips: Annotated[str, _opt("forwarded_allow_ips", "--forwarded-allow-ips")] = ",".join(
-        field_default("forwarded_allow_ips")
-    ),
-    timeout_keep_alive: Annotated[float, _opt("timeout_keep_alive", "--timeout-keep-alive")] = field_default("timeout_keep_alive"),
-    timeout_request_head: Annotated[float, _opt("timeout_request_head", "--timeout-request-head")] = field_default("timeout_request_head"),
-    timeout_graceful_shutdown: Annotated[float, _opt("timeout_graceful_shutdown", "--timeout-graceful-shutdown")] = field_default(
-        "timeout_graceful_shutdown"
-    ),
-    timeout_request_body: Annotated[float, _opt("timeout_request_body", "--timeout-request-body")] = field_default("timeout_request_body"),
-    allowed_hosts: Annotated[list[str] | None, _opt("allowed_hosts", "--allowed-host", metavar="NAME")] = None,
-    ssl_certfile: Annotated[str | None, _opt("ssl_certfile", "--ssl-certfile")] = field_default("ssl_certfile"),
-    ssl_keyfile: Annotated[str | None, _opt("ssl_keyfile", "--ssl-keyfile")] = field_default("ssl_keyfile"),
-    ssl_keyfile_password: Annotated[str | None, _opt("ssl_keyfile_password", "--ssl-keyfile-password")] = field_default(
-        "ssl_keyfile_password"
-    ),
-    https: Annotated[bool, _opt("https", "--https")] = field_default("https"),
-    limit_concurrency: Annotated[int | None, _opt("limit_concurrency", "--limit-concurrency")] = field_default("limit_concurrency"),
-    limit_request_body: Annotated[int | None, _opt("limit_request_body", "--limit-request-body")] = field_default("limit_request_body"),
-    headers: Annotated[list[str] | None, _opt("headers", "--header", metavar="'NAME: VALUE'")] = None,
-    server_header: Annotated[bool, _opt("server_header", "--server-header/--no-server-header")] = field_default("server_header"),
-    date_header: Annotated[bool, _opt("date_header", "--date-header/--no-date-header")] = field_default("date_header"),
-    reload: Annotated[bool, _opt("reload", "--reload/--no-reload")] = field_default("reload"),
-    noreload: Annotated[bool, typer.Option("--noreload", help="Same as --no-reload (runserver's spelling).")] = False,
-    reload_dirs: Annotated[list[str] | None, _opt("reload_dirs", "--reload-dir")] = None,
-    reload_includes: Annotated[list[str] | None, _opt("reload_includes", "--reload-include")] = None,
-    reload_excludes: Annotated[list[str] | None, _opt("reload_excludes", "--reload-exclude")] = None,
-    reload_cold: Annotated[bool, _opt("reload_cold", "--reload-cold")] = field_default("reload_cold"),
-    ws_max_size: Annotated[int, _opt("ws_max_size", "--ws-max-size")] = field_default("ws_max_size"),
-    ws_ping_interval: Annotated[float | None, _opt("ws_ping_interval", "--ws-ping-interval")] = field_default("ws_ping_interval"),
-    ws_ping_timeout: Annotated[float | None, _opt("ws_ping_timeout", "--ws-ping-timeout")] = field_default("ws_ping_timeout"),
-    ws_per_message_deflate: Annotated[
-        bool, _opt("ws_per_message_deflate", "--ws-per-message-deflate/--no-ws-per-message-deflate")
-    ] = field_default("ws_per_message_deflate"),
-    static: Annotated[bool, _opt("static", "--static/--nostatic")] = field_default("static"),
-    insecure: Annotated[bool, _opt("insecure", "--insecure")] = field_default("insecure"),
-    skip_checks: Annotated[bool, _opt("skip_checks", "--skip-checks")] = field_default("skip_checks"),
-    live_reload: Annotated[bool, _opt("live_reload", "--live-reload/--no-live-reload")] = field_default("live_reload"),
-    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")] = False,
-) -> None:
+
+
+def _run(ctx: typer.Context, **values: Any) -> None:
+    # The parameters are generated from Config (see _parameters); only what
+    # the command line really set counts as given, so the environment and
+    # pyproject.toml can fill in the rest.
+    given: dict[str, Any] = {}
+    for option in all_options():
+        source = ctx.get_parameter_source(option.name)
+        # By name: typer >= 0.28 vendors click, so its ParameterSource is not click's.
+        if source is not None and source.name == "COMMANDLINE":
+            value = values[option.name]
+            given[option.name] = option.from_items(value) if option.kind is Kind.LIST else value
     try:
-        config = build_config(
-            app=app,
-            addrport=addrport,
-            host=host,
-            port=port,
-            ipv6=ipv6,
-            uds=uds,
-            fd=fd,
-            app_dir=app_dir,
-            factory=factory,
-            root_path=root_path,
-            lifespan=lifespan,
-            log_level=log_level,
-            access_log=access_log,
-            log_config=log_config,
-            proxy_headers=proxy_headers,
-            forwarded_allow_ips=tuple(ip.strip() for ip in forwarded_allow_ips.split(",") if ip.strip()),
-            timeout_keep_alive=timeout_keep_alive,
-            timeout_request_head=timeout_request_head,
-            timeout_graceful_shutdown=timeout_graceful_shutdown,
-            limit_concurrency=limit_concurrency,
-            headers=tuple(parse_header_option(h) for h in headers or ()),
-            server_header=server_header,
-            date_header=date_header,
-            reload=reload and not noreload,
-            reload_dirs=tuple(reload_dirs or ()),
-            reload_includes=tuple(reload_includes or ()),
-            reload_excludes=tuple(reload_excludes or ()),
-            reload_cold=reload_cold,
-            ws_max_size=ws_max_size,
-            ws_ping_interval=ws_ping_interval,
-            ws_ping_timeout=ws_ping_timeout,
-            ws_per_message_deflate=ws_per_message_deflate,
-            static=static,
-            insecure=insecure,
-            skip_checks=skip_checks,
-            live_reload=live_reload,
-            limit_request_body=limit_request_body,
-            timeout_request_body=timeout_request_body,
-            allowed_hosts=tuple(allowed_hosts or ()),
-            ssl_certfile=ssl_certfile,
-            ssl_keyfile=ssl_keyfile,
-            ssl_keyfile_password=ssl_keyfile_password,
-            https=https,
-        )
+        config = build_config(given, addrport=values["addrport"], layers=read_layers(os.environ, Path.cwd()))
         code = start(config)
     except AppImportError as exc:
         _print_error(exc)
@@ -159,20 +77,74 @@ def run(
     raise typer.Exit(code)
 
 
-def build_config(*, addrport: str | None, host: str | None, port: int | None, **fields: Any) -> Config:
-    """Combine ADDRPORT, --host/--port/-6 and the other options into one Config.
+def _parameters() -> list[inspect.Parameter]:
+    """The command's parameters: APP and ADDRPORT, one option per Config field, --version."""
+    keyword = inspect.Parameter.KEYWORD_ONLY
+
+    def parameter(name: str, kind: Any, info: Any, default: Any) -> inspect.Parameter:
+        return inspect.Parameter(name, keyword, default=default, annotation=Annotated[kind, info])
+
+    app = option_named("app")
+    params = [
+        inspect.Parameter("ctx", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=typer.Context),
+        parameter("app", str | None, typer.Argument(metavar="[APP]", help=app.help, show_default=False), None),
+        parameter(
+            "addrport",
+            str | None,
+            typer.Argument(metavar="[ADDRPORT]", help="Optional [addr:]port, as runserver's (default 127.0.0.1:8000).", show_default=False),
+            None,
+        ),
+    ]
+    for option in all_options():
+        if not option.meta.is_positional:
+            params.append(parameter(option.name, *_typer_option(option)))
+    version = typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    params.append(parameter("version", bool, version, False))
+    return params
+
+
+def _typer_option(option: Option) -> tuple[Any, Any, Any]:
+    """The Python type, typer.Option and default of one Config field's option."""
+    kwargs: dict[str, Any] = {"help": option.help}
+    if option.meta.metavar:
+        kwargs["metavar"] = option.meta.metavar
+    if option.kind is Kind.FLAG:
+        switches = [f"{option.on_flags[0]}/{option.off_flags[0]}"] if option.off_flags else [option.on_flags[0]]
+        switches += list(option.on_flags[1:]) + [f" /{flag}" for flag in option.off_flags[1:]]
+        return bool, typer.Option(*switches, **kwargs), option.default
+    if option.kind is Kind.LIST:
+        shown = ",".join(str(item) for item in option.default)
+        return list[str] | None, typer.Option(*option.on_flags, show_default=shown or False, **kwargs), None
+    kind: Any = option.value_type | None if option.is_optional else option.value_type
+    if option.kind is Kind.CHOICE:
+        # Config checks the value: its message names the choices.
+        kwargs["metavar"] = "[" + "|".join(option.choices) + "]"
+    return kind, typer.Option(*option.on_flags, **kwargs), option.default
+
+
+_run.__signature__ = inspect.Signature(_parameters())  # type: ignore[attr-defined]
+cli.command(help=COMMAND_HELP)(_run)
+
+
+def build_config(given: Mapping[str, Any], *, addrport: str | None = None, layers: Layers | None = None) -> Config:
+    """One Config from the command line's ``given`` fields, ADDRPORT and the other sources' ``layers``.
 
     Raises:
-        ConfigError: conflicting or invalid options.
+        ConfigError: conflicting or invalid options, or a bad value in a source.
     """
+    fields = dict(given)
     if addrport is not None:
-        if host is not None or port is not None:
+        if "host" in given or "port" in given:
             raise ConfigError("Give the address either as ADDRPORT or with --host/--port, not both.")
         parsed = parse_addrport(addrport)
-        host, port = parsed.host, parsed.port
-    if host is None:
-        host = "::1" if fields.get("ipv6") else DEFAULT_HOST
-    return Config(host=host, port=DEFAULT_PORT if port is None else port, **fields)
+        if parsed.host is not None:
+            fields["host"] = parsed.host
+        fields["port"] = parsed.port
+    if layers is not None:
+        fields = layers.merged(fields)
+    if "host" not in fields and fields.get("ipv6"):
+        fields["host"] = "::1"
+    return Config(**fields)
 
 
 def start(config: Config) -> int:
@@ -180,6 +152,7 @@ def start(config: Config) -> int:
     from asgidev.log import configure_logging
 
     configure_logging(config)
+    check_env_files(config)
     if config.reload:
         from asgidev.supervisor.supervisor import run_supervisor
 
@@ -189,9 +162,11 @@ def start(config: Config) -> int:
 
 def _run_in_process(config: Config) -> int:
     from asgidev.console import startup_banner
+    from asgidev.envfile import apply, env_file_paths
     from asgidev.runner import load_app, serve_sockets
     from asgidev.sockets import bind_sockets
 
+    apply(env_file_paths(config))
     loaded = load_app(config)
     config = loaded.configure(config)
     sockets = bind_sockets(config)

@@ -1,14 +1,17 @@
-"""The one frozen configuration object.
+"""The one frozen configuration object, and the declaration of every option.
 
-Every option the CLI, the embedding API and ``manage.py runserver`` accept is a
-field here, declared once with its default and help text. The CLI maps its
-options one-to-one onto these fields (see ``cli.py``); a test holds that rule.
+Every option the CLI, ``manage.py runserver``, the environment
+(``ASGIDEV_<OPTION>``), ``[tool.asgidev]`` in pyproject.toml and the embedding
+API accept is a field here, declared once with its default, help text and flag
+names. ``options.py`` derives the option table from these declarations; the CLI
+(``cli.py``) and the Django command (``django/options.py``) are generated from it.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import ipaddress
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -24,11 +27,52 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
 
 
-def _opt(default: Any, help: str) -> Any:
-    """A field with a default and the help text shown by ``--help``."""
+def parse_header_option(raw: str) -> tuple[str, str]:
+    """Parse ``--header 'Name: value'`` (``Name:value`` also accepted)."""
+    name, sep, value = raw.partition(":")
+    if not sep or not name.strip():
+        raise ConfigError(f"Invalid --header {raw!r}.", "Use --header 'Name: value'.")
+    return name.strip(), value.strip()
+
+
+def _split_commas(raw: str) -> tuple[str, ...]:
+    """``--forwarded-allow-ips 10.0.0.1,10.0.0.2`` is two items (uvicorn's spelling)."""
+    return tuple(item.strip() for item in raw.split(",") if item.strip())
+
+
+@dataclass(frozen=True, slots=True)
+class OptionMeta:
+    """How one Config field is spelled outside Python (kept in the field's metadata).
+
+    ``flags`` are click-style declarations: ``"--port", "-p"``; a boolean's
+    ``"--reload/--no-reload"`` names its on and off switches, ``" /--noreload"`` an
+    extra off switch. Empty means ``--field-name`` (``--name/--no-name`` for a
+    boolean). ``split`` turns one text item of a repeatable option into values;
+    ``is_path`` makes a relative value in pyproject.toml relative to that file.
+    """
+
+    help: str
+    flags: tuple[str, ...] = ()
+    metavar: str | None = None
+    is_positional: bool = False
+    is_path: bool = False
+    split: Callable[[str], tuple[Any, ...]] | None = None
+
+
+def _opt(
+    default: Any,
+    help: str,
+    *flags: str,
+    metavar: str | None = None,
+    is_positional: bool = False,
+    is_path: bool = False,
+    split: Callable[[str], tuple[Any, ...]] | None = None,
+) -> Any:
+    """A Config field: its default, the help text shown by ``--help``, and its flag names (see ``OptionMeta``)."""
     if isinstance(default, (list, dict, set)):
         raise TypeError("use tuples for sequence defaults; Config is frozen")
-    return field(default=default, metadata={"help": help})
+    meta = OptionMeta(help, flags, metavar, is_positional, is_path, split)
+    return field(default=default, metadata={"option": meta})
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -36,15 +80,22 @@ class Config:
     """Everything that shapes one asgidev run. Immutable; build a new one to change it."""
 
     # What to serve.
-    app: str | None = _opt(None, "The ASGI app as 'module:attribute'; 'module' alone tries 'application' then 'app'.")
-    app_dir: str = _opt(".", "Directory put first on sys.path, so the app imports from it (default: the current directory).")
-    factory: bool = _opt(False, "Treat APP as a factory: call it with no arguments to get the ASGI app.")
+    app: str | None = _opt(None, "The ASGI app as 'module:attribute'; 'module' alone tries 'application' then 'app'.", is_positional=True)
+    app_dir: str = _opt(".", "Directory put first on sys.path, so the app imports from it (default: the current directory).", is_path=True)
+    env_files: tuple[str, ...] = _opt(
+        (),
+        "A dotenv file whose variables the app gets (repeatable; later files win), re-read for every reload; "
+        "default: .env in the app directory, if there is one. Variables set in the shell win.",
+        "--env-file",
+        is_path=True,
+    )
+    factory: bool = _opt(False, "Treat APP as a factory: call it with no arguments to get the ASGI app.", "--factory")
 
     # Where to listen.
     host: str = _opt(DEFAULT_HOST, "Address to bind. Loopback by default; 0.0.0.0 makes the server reachable from the network.")
-    port: int = _opt(DEFAULT_PORT, "Port to bind; 0 picks a free port and prints it.")
-    ipv6: bool = _opt(False, "Bind the IPv6 loopback [::1] instead of 127.0.0.1 (as runserver's -6).")
-    uds: str | None = _opt(None, "Bind a Unix domain socket at this path instead of TCP.")
+    port: int = _opt(DEFAULT_PORT, "Port to bind; 0 picks a free port and prints it.", "--port", "-p")
+    ipv6: bool = _opt(False, "Bind the IPv6 loopback [::1] instead of 127.0.0.1 (as runserver's -6).", "--ipv6", "-6")
+    uds: str | None = _opt(None, "Bind a Unix domain socket at this path instead of TCP.", is_path=True)
     fd: int | None = _opt(None, "Serve on an already-bound socket passed as this file descriptor.")
 
     # ASGI behaviour.
@@ -55,12 +106,16 @@ class Config:
     log_level: LogLevel = _opt("info", "Log level: critical, error, warning, info, debug.")
     access_log: bool = _opt(True, "Log one line per response.")
     log_config: str | None = _opt(
-        None, "A logging dictConfig file (.json, or .yaml with PyYAML installed) replacing asgidev's logging set-up."
+        None,
+        "A logging dictConfig file (.json, or .yaml with PyYAML installed) replacing asgidev's logging set-up.",
+        is_path=True,
     )
 
     # HTTP.
     proxy_headers: bool = _opt(False, "Trust X-Forwarded-For/-Proto and Forwarded from --forwarded-allow-ips.")
-    forwarded_allow_ips: tuple[str, ...] = _opt(("127.0.0.1",), "Proxy addresses whose forwarding headers are trusted ('*' for all).")
+    forwarded_allow_ips: tuple[str, ...] = _opt(
+        ("127.0.0.1",), "Proxy addresses whose forwarding headers are trusted, comma-separated ('*' for all).", split=_split_commas
+    )
     timeout_keep_alive: float = _opt(5.0, "Seconds an idle keep-alive connection stays open.")
     timeout_request_head: float = _opt(10.0, "Seconds a client has to send a complete request head (slow-client guard).")
     timeout_graceful_shutdown: float = _opt(5.0, "Seconds in-flight requests get to finish on shutdown or reload before they are closed.")
@@ -69,7 +124,13 @@ class Config:
         "Largest request body accepted, in bytes; larger ones get 413 (default: no limit, bodies stream to the app with backpressure).",
     )
     limit_concurrency: int | None = _opt(None, "Most requests/connections served at once; past it new requests get 503.")
-    headers: tuple[tuple[str, str], ...] = _opt((), "Extra default response headers, 'Name: value' (repeatable).")
+    headers: tuple[tuple[str, str], ...] = _opt(
+        (),
+        "Extra default response headers, 'Name: value' (repeatable).",
+        "--header",
+        metavar="'NAME: VALUE'",
+        split=lambda raw: (parse_header_option(raw),),
+    )
     server_header: bool = _opt(True, "Send 'Server: asgidev'.")
     date_header: bool = _opt(True, "Send a 'Date' header.")
 
@@ -81,20 +142,35 @@ class Config:
     allowed_hosts: tuple[str, ...] = _opt(
         (),
         "Host names (wildcards like '*.example.test' allowed) accepted besides loopback names when bound to loopback; '*' turns the guard off.",
+        "--allowed-host",
+        metavar="NAME",
     )
-    ssl_certfile: str | None = _opt(None, "Serve HTTPS with this certificate (PEM).")
-    ssl_keyfile: str | None = _opt(None, "The private key (PEM) for --ssl-certfile.")
+    ssl_certfile: str | None = _opt(None, "Serve HTTPS with this certificate (PEM).", is_path=True)
+    ssl_keyfile: str | None = _opt(None, "The private key (PEM) for --ssl-certfile.", is_path=True)
     ssl_keyfile_password: str | None = _opt(None, "Password of an encrypted --ssl-keyfile.")
-    https: bool = _opt(False, "Serve HTTPS with a local development certificate for localhost, created once and cached.")
+    https: bool = _opt(False, "Serve HTTPS with a local development certificate for localhost, created once and cached.", "--https")
 
     # Reload (the supervisor).
-    reload: bool = _opt(True, "Restart the worker process when code changes (as runserver does).")
-    reload_dirs: tuple[str, ...] = _opt((), "Directories to watch (repeatable); default: the app directory.")
-    reload_includes: tuple[str, ...] = _opt((), "Extra glob patterns whose changes trigger a reload (repeatable), e.g. '*.yaml'.")
-    reload_excludes: tuple[str, ...] = _opt((), "Glob patterns never triggering a reload (repeatable), e.g. 'data/*'.")
+    reload: bool = _opt(
+        True,
+        "Restart the worker process when code changes (as runserver does; --noreload is runserver's spelling).",
+        "--reload/--no-reload",
+        " /--noreload",
+    )
+    reload_dirs: tuple[str, ...] = _opt((), "Directories to watch (repeatable); default: the app directory.", "--reload-dir", is_path=True)
+    reload_includes: tuple[str, ...] = _opt(
+        (), "Extra glob patterns whose changes trigger a reload (repeatable), e.g. '*.yaml'.", "--reload-include"
+    )
+    reload_excludes: tuple[str, ...] = _opt((), "Glob patterns never triggering a reload (repeatable), e.g. 'data/*'.", "--reload-exclude")
+    reload_poll: bool = _opt(
+        False,
+        "Poll for changes (every 300 ms) instead of waiting for OS events; automatic on WSL's /mnt/*, network and VM/container shares.",
+        "--reload-poll",
+    )
     reload_cold: bool = _opt(
         False,
         "Start every reload in a fresh interpreter that has imported nothing (no warm spare worker): slower, for anyone who suspects warming.",
+        "--reload-cold",
     )
 
     # WebSockets.
@@ -104,9 +180,11 @@ class Config:
     ws_per_message_deflate: bool = _opt(True, "Negotiate per-message deflate compression when the client offers it.")
 
     # Django.
-    static: bool = _opt(True, "Serve Django static files through the finders when DEBUG is on (--nostatic turns it off).")
-    insecure: bool = _opt(False, "Serve Django static files even with DEBUG=False, as runserver --insecure.")
-    skip_checks: bool = _opt(False, "Skip Django's system checks at start and after reloads.")
+    static: bool = _opt(
+        True, "Serve Django static files through the finders when DEBUG is on (--nostatic turns it off).", "--static/--nostatic"
+    )
+    insecure: bool = _opt(False, "Serve Django static files even with DEBUG=False, as runserver --insecure.", "--insecure")
+    skip_checks: bool = _opt(False, "Skip Django's system checks at start and after reloads.", "--skip-checks")
 
     # Browser live reload.
     live_reload: bool = _opt(False, "Inject a script into HTML pages that reloads them after each code reload.")
@@ -159,27 +237,3 @@ class Config:
 def field_names() -> tuple[str, ...]:
     """The names of all configuration fields, in declaration order."""
     return tuple(f.name for f in dataclasses.fields(Config))
-
-
-def field_help(name: str) -> str:
-    """The ``--help`` text of one field."""
-    for f in dataclasses.fields(Config):
-        if f.name == name:
-            return str(f.metadata["help"])
-    raise KeyError(name)
-
-
-def field_default(name: str) -> Any:
-    """The default value of one field."""
-    for f in dataclasses.fields(Config):
-        if f.name == name:
-            return f.default
-    raise KeyError(name)
-
-
-def parse_header_option(raw: str) -> tuple[str, str]:
-    """Parse ``--header 'Name: value'`` (``Name:value`` also accepted)."""
-    name, sep, value = raw.partition(":")
-    if not sep or not name.strip():
-        raise ConfigError(f"Invalid --header {raw!r}.", "Use --header 'Name: value'.")
-    return name.strip(), value.strip()

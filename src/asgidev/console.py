@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 from asgidev import __version__
 from asgidev.config import Config
+from asgidev.envfile import banner_line
 
 PRODUCTION_WARNING = (
     "WARNING: This is a development server. Do not use it in a production setting. "
@@ -19,10 +20,8 @@ PRODUCTION_WARNING = (
 def banner(*, app_label: str, urls: Sequence[str], is_reloading: bool, extra_lines: Sequence[str] = ()) -> str:
     """The startup text, in runserver's spirit."""
     now = datetime.datetime.now().strftime("%B %d, %Y - %X")
-    lines = []
-    if is_reloading:
-        lines.append("Watching for file changes with watchfiles")
-    lines += [now, f"asgidev {__version__}, serving {app_label}", *extra_lines]
+    # With reload on, the supervisor has already said what it watches (supervisor/watch_mode.py).
+    lines = [now, f"asgidev {__version__}, serving {app_label}", *extra_lines]
     lines += [f"Starting ASGI server at {url}/" if url.startswith("http") else f"Starting ASGI server at {url}" for url in urls]
     lines += ["Quit the server with CONTROL-C.", "", PRODUCTION_WARNING]
     warning = network_warning(urls)
@@ -39,6 +38,9 @@ def startup_banner(
 
     scheme = "https" if config.https or config.ssl_certfile else "http"
     lines = list(extra_lines)
+    env_line = banner_line(config)
+    if env_line:
+        lines.append(env_line)
     if config.https:
         from asgidev.tls import dev_certificate, trust_hint
 

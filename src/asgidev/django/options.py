@@ -1,83 +1,58 @@
-"""asgidev's options on an argparse parser, derived from ``Config`` (for ``manage.py runserver``).
+"""asgidev's options on an argparse parser, generated from ``Config`` (for ``manage.py runserver``).
 
-Every ``Config`` field that runserver does not already spell its own way
-becomes ``--field-name`` with the field's help text and default, so the
-Django command needs no second list of options and never imports typer.
+Every option of the table in ``options.py`` that runserver does not already
+spell its own way becomes an argparse option with the same flags and help as in
+``asgidev --help``, so the Django command needs no second list of options and
+never imports typer. An option left out is absent from the parsed options, so
+the environment and pyproject.toml can fill it in, as on the command line.
 """
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
-import types
-import typing
 from typing import Any
 
-from asgidev.config import Config, field_help, parse_header_option
+from asgidev.options import Kind, all_options
 
 # Fields runserver's own arguments set (addrport, -6, --noreload, --nostatic,
 # --insecure, --skip-checks), and what the command takes from settings (the
 # app, where the project is).
 RUNSERVER_FIELDS = frozenset({"app", "app_dir", "factory", "host", "port", "ipv6", "reload", "static", "insecure", "skip_checks"})
-# Repeatable options are singular on the command line, as in ``asgidev --help``.
-FLAG_NAMES = {
-    "headers": "header",
-    "reload_dirs": "reload-dir",
-    "reload_includes": "reload-include",
-    "reload_excludes": "reload-exclude",
-    "allowed_hosts": "allowed-host",
-}
 DEST_PREFIX = "asgidev_"
 
 
 def add_config_arguments(parser: argparse.ArgumentParser) -> None:
     """Add one option per ``Config`` field not covered by runserver's arguments."""
-    hints = typing.get_type_hints(Config)
     group = parser.add_argument_group("asgidev options")
-    for f in dataclasses.fields(Config):
-        if f.name in RUNSERVER_FIELDS:
+    for option in all_options():
+        if option.name in RUNSERVER_FIELDS:
             continue
-        flag = "--" + FLAG_NAMES.get(f.name, f.name.replace("_", "-"))
-        kwargs: dict[str, Any] = {"dest": DEST_PREFIX + f.name, "help": field_help(f.name)}
-        kind = _strip_none(hints[f.name])
-        if kind is bool:
-            kwargs.update(action=argparse.BooleanOptionalAction, default=f.default)
-        elif typing.get_origin(kind) is tuple:
-            kwargs.update(action="append", default=None, metavar="'NAME: VALUE'" if f.name == "headers" else "VALUE")
-        elif typing.get_origin(kind) is typing.Literal:
-            kwargs.update(choices=typing.get_args(kind), default=f.default)
+        # SUPPRESS: an option not given leaves no attribute, so it does not hide a lower source.
+        common: dict[str, Any] = {"dest": DEST_PREFIX + option.name, "default": argparse.SUPPRESS}
+        if option.kind is Kind.FLAG:
+            group.add_argument(*option.on_flags, action="store_true", help=option.help, **common)
+            if option.off_flags:
+                group.add_argument(*option.off_flags, action="store_false", help=f"Turn {option.on_flags[0]} off.", **common)
+            continue
+        common.update(help=option.help, metavar=option.meta.metavar or option.key.upper().replace("-", "_"))
+        if option.kind is Kind.LIST:
+            group.add_argument(*option.on_flags, action="append", **common)
+        elif option.kind is Kind.CHOICE:
+            group.add_argument(*option.on_flags, choices=option.choices, **{**common, "metavar": None})
         else:
-            kwargs.update(type=kind, default=f.default, metavar=f.name.upper())
-        group.add_argument(flag, **kwargs)
+            group.add_argument(*option.on_flags, type=option.value_type, **common)
 
 
 def config_fields_from_options(options: dict[str, Any]) -> dict[str, Any]:
-    """The ``Config`` fields the options added by ``add_config_arguments`` hold.
+    """The ``Config`` fields the options added by ``add_config_arguments`` hold (only those given).
 
     Raises:
         ConfigError: a ``--header`` is malformed.
     """
     fields: dict[str, Any] = {}
-    for key, value in options.items():
-        if not key.startswith(DEST_PREFIX):
-            continue
-        name = key.removeprefix(DEST_PREFIX)
-        if name == "headers":
-            value = tuple(parse_header_option(h) for h in value or ())
-        elif name == "forwarded_allow_ips":
-            if value is None:
-                continue
-            value = tuple(ip.strip() for item in value for ip in item.split(",") if ip.strip())
-        elif isinstance(value, list) or (value is None and isinstance(Config.__dataclass_fields__[name].default, tuple)):
-            value = tuple(value or ())
-        fields[name] = value
+    for option in all_options():
+        key = DEST_PREFIX + option.name
+        if key in options:
+            value = options[key]
+            fields[option.name] = option.from_items(value) if option.kind is Kind.LIST else value
     return fields
-
-
-def _strip_none(kind: Any) -> Any:
-    """``int | None`` → ``int``."""
-    if isinstance(kind, types.UnionType) or typing.get_origin(kind) is typing.Union:
-        args = [a for a in typing.get_args(kind) if a is not type(None)]
-        if len(args) == 1:
-            return args[0]
-    return kind

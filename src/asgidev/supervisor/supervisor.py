@@ -40,11 +40,6 @@ from asgidev.tls import build_ssl_context
 
 logger = logging.getLogger("asgidev.reload")
 
-# watchfiles yields a batch once no new change arrived for this long, so a
-# burst of saves (format-on-save, git checkout) gives one reload.
-WATCH_STEP_MS = 50
-# ...but never holds back a continuous stream of changes longer than this.
-WATCH_DEBOUNCE_MS = 1600
 # Extra time a stopping worker gets beyond the graceful timeout before SIGKILL.
 KILL_MARGIN_S = 2.0
 # Restart delays for a worker that keeps crashing before it is ready.
@@ -125,8 +120,7 @@ class Supervisor:
 
     async def _watch(self, watching: asyncio.Event) -> None:
         # Imported here, once the first worker is on its way.
-        from watchfiles import awatch
-
+        from asgidev.supervisor.watch_mode import WATCH_LIMIT_WARNING, WatchMode, changes_of, is_watch_limit_error, watch_mode
         from asgidev.supervisor.watcher import (
             describe_changes,
             forget_bytecode,
@@ -142,14 +136,28 @@ class Supervisor:
             logger.warning("No directory to watch; code changes will not reload the server.")
             watching.set()
             return
-        batches = awatch(*roots, watch_filter=reload_filter(self.config), step=WATCH_STEP_MS, debounce=WATCH_DEBOUNCE_MS)
+        mode = watch_mode(self.config, roots)
+        print(mode.describe(roots), flush=True)
+        watch_filter = reload_filter(self.config)
+        logger.debug("%s", watch_filter.describe())
+        batches = changes_of(roots, watch_filter, mode)
         next_batch = asyncio.ensure_future(anext(batches))
         # One loop turn runs the generator up to its first wait, by which time
         # watchfiles has registered its OS watches: from here no edit is missed.
         await asyncio.sleep(0)
         watching.set()
         while True:
-            changes = await next_batch
+            try:
+                changes = await next_batch
+            except OSError as exc:
+                if mode.is_polling or not is_watch_limit_error(exc):
+                    raise
+                # Out of inotify watches (a big tree, or other watchers): poll rather than stop reloading.
+                logger.warning("%s", WATCH_LIMIT_WARNING)
+                mode = WatchMode(True, "the inotify watch limit is reached")
+                batches = changes_of(roots, watch_filter, mode)
+                next_batch = asyncio.ensure_future(anext(batches))
+                continue
             next_batch = asyncio.ensure_future(anext(batches))
             paths = [path for _, path in changes]
             if self.config.live_reload and all(is_asset(path) for path in paths):

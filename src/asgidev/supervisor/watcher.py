@@ -2,10 +2,12 @@
 
 Semantics (documented in docs/reloading.md):
 - Roots: every ``--reload-dir``, else the app directory.
-- A change triggers a reload when the file matches a default pattern
-  (``*.py``, ``*.pyi``, ``*.mo``, ``.env``/``.env.*``, and ``*.html``/``*.txt``
-  inside a ``templates`` directory) or an ``--reload-include`` glob,
-  and matches no ``--reload-exclude`` glob and lies in no ignored directory.
+- A change triggers a reload when the file is an ``--env-file`` (or the
+  default ``.env``), or matches an ``--reload-include`` glob, or matches a
+  default pattern (``*.py``, ``*.pyi``, ``*.mo``, ``.env``/``.env.*``, and
+  ``*.html``/``*.txt`` inside a ``templates`` directory) and is not ignored by
+  the project's git (see ``gitignore.py``); and in every case it matches no
+  ``--reload-exclude`` glob and lies in no ignored directory.
 - Globs match the path relative to its root (``app/*.yaml``) or the file name (``*.yaml``).
 - Excludes win over includes.
 """
@@ -22,8 +24,12 @@ from pathlib import Path
 from watchfiles import BaseFilter, Change
 
 from asgidev.config import Config
+from asgidev.envfile import env_file_paths
+from asgidev.supervisor.gitignore import GITIGNORE, GitIgnore
 
-DEFAULT_INCLUDES = ("*.py", "*.pyi", "*.mo", ".env", ".env.*")
+DEFAULT_INCLUDES = ("*.py", "*.pyi", "*.mo")
+# Dotenv files, re-read by every new worker (envfile.py); usually git-ignored, so matched before .gitignore.
+ENV_PATTERNS = (".env", ".env.*")
 # With --live-reload, stylesheet edits are watched too, and swapped in open pages without a restart.
 ASSET_PATTERNS = ("*.css",)
 TEMPLATE_PATTERNS = ("*.html", "*.txt")
@@ -57,12 +63,21 @@ class ReloadFilter(BaseFilter):
     """Decides which changed paths trigger a reload."""
 
     def __init__(
-        self, roots: Sequence[Path], includes: Sequence[str] = (), excludes: Sequence[str] = (), *, with_assets: bool = False
+        self,
+        roots: Sequence[Path],
+        includes: Sequence[str] = (),
+        excludes: Sequence[str] = (),
+        *,
+        with_assets: bool = False,
+        env_files: Sequence[Path] = (),
     ) -> None:
         super().__init__()
         self.roots = [r.resolve() for r in roots]
-        self.includes = (*DEFAULT_INCLUDES, *(ASSET_PATTERNS if with_assets else ()), *includes)
+        self.defaults = (*DEFAULT_INCLUDES, *(ASSET_PATTERNS if with_assets else ()))
+        self.includes = tuple(includes)
         self.excludes = (*IGNORED_FILES, *excludes)
+        self.env_files = frozenset(str(path.resolve()) for path in env_files)
+        self.gitignore = GitIgnore(self.roots)
 
     def __call__(self, change: Change, path: str) -> bool:
         relative = self._relative(path)
@@ -70,11 +85,39 @@ class ReloadFilter(BaseFilter):
         if any(part in IGNORED_DIRS for part in parts[:-1]) or _is_virtualenv_path(parts):
             return False
         name = parts[-1]
+        if name == GITIGNORE:
+            # Not code, but it changes what counts as code from now on.
+            self.gitignore.forget(Path(path))
+            return False
         if any(_matches(relative, name, pattern) for pattern in self.excludes):
             return False
-        if any(_matches(relative, name, pattern) for pattern in self.includes):
+        # What the user named explicitly wins over .gitignore (a git-ignored .env is still re-read).
+        if path in self.env_files or any(_matches(relative, name, pattern) for pattern in (*ENV_PATTERNS, *self.includes)):
+            return True
+        if self.gitignore.is_ignored(Path(path)):
+            return False
+        if any(_matches(relative, name, pattern) for pattern in self.defaults):
             return True
         return "templates" in parts[:-1] and any(fnmatch.fnmatch(name, p) for p in TEMPLATE_PATTERNS)
+
+    def is_ignored_dir(self, path: str) -> bool:
+        """A directory whose contents can never trigger a reload, so a poller need not enter it."""
+        name = os.path.basename(path)
+        if name in IGNORED_DIRS or os.path.exists(os.path.join(path, "pyvenv.cfg")):
+            return True
+        # A git-ignored directory may still hold something named explicitly: enter it then.
+        if self.includes or any(env.startswith(path + os.sep) for env in self.env_files):
+            return False
+        return self.gitignore.is_ignored(Path(path), is_dir=True)
+
+    def describe(self) -> str:
+        """The ignore rules, for ``--log-level debug``."""
+        rules = [
+            "Ignoring changes in directories named " + ", ".join(sorted(IGNORED_DIRS)) + " and in virtualenvs",
+            "files matching " + ", ".join(self.excludes),
+            "and what the project's .gitignore files ignore (besides --reload-include globs and env files)",
+        ]
+        return "; ".join(rules) + "."
 
     def _relative(self, path: str) -> str:
         for root in self.roots:
@@ -102,7 +145,13 @@ def watch_roots(config: Config) -> list[Path]:
 
 def reload_filter(config: Config) -> ReloadFilter:
     """The filter for ``config``'s roots and globs."""
-    return ReloadFilter(watch_roots(config), config.reload_includes, config.reload_excludes, with_assets=config.live_reload)
+    return ReloadFilter(
+        watch_roots(config),
+        config.reload_includes,
+        config.reload_excludes,
+        with_assets=config.live_reload,
+        env_files=env_file_paths(config),
+    )
 
 
 def is_template_or_translation(path: str) -> bool:

@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING
 from asgidev._types import ASGIApp
 from asgidev.builtin_apps import broken_code_app
 from asgidev.config import Config
+from asgidev.envfile import apply as apply_env_files
+from asgidev.envfile import env_file_paths
 from asgidev.errors import AppImportError, LifespanStartupError
 from asgidev.log import configure_logging
 from asgidev.runner import LoadedApp, load_app
@@ -233,6 +235,8 @@ def run_worker(control_socket: socket.socket) -> int:
     go = GoOptions.decode(message.payload)
     config = config_from_json(go.config)
     configure_logging(config)
+    # Read now, not when the spare started: the file may have changed since, and that may be why we are here.
+    apply_env_files(env_file_paths(config))
     sockets = [socket.socket(fileno=fd) for fd in message.fds]
     for sock in sockets:
         sock.setblocking(False)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from django.core.management.base import BaseCommand, CommandError  # type: ignor
 from asgidev.django.discovery import DjangoProject, choose_app
 from asgidev.django.options import add_config_arguments, config_fields_from_options
 from asgidev.errors import AppImportError, AsgidevError
+from asgidev.sources import read_layers
 
 # SQLite writes these beside the database; none of them is code.
 SQLITE_SUFFIXES = ("", "-journal", "-wal", "-shm")
@@ -53,21 +55,22 @@ class Command(BaseCommand):  # type: ignore[misc]
         choice = choose_app(
             DjangoProject(Path(project_dir), settings.SETTINGS_MODULE, "manage.py"), getattr(settings, "ASGI_APPLICATION", None)
         )
-        fields["reload_excludes"] = (*fields.get("reload_excludes", ()), *_data_file_patterns(Path(project_dir)))
+        fields.update(app=choice.spec, app_dir=project_dir)
+        # runserver's switches count only when given, so ASGIDEV_RELOAD or [tool.asgidev] can set them too.
+        for name, is_given, value in (
+            ("ipv6", options["use_ipv6"], True),
+            ("reload", not options["use_reloader"], False),
+            ("static", not options["use_static_handler"], False),
+            ("insecure", options["insecure_serving"], True),
+            ("skip_checks", options["skip_checks"], True),
+        ):
+            if is_given:
+                fields[name] = value
         try:
-            config = build_config(
-                addrport=options["addrport"],
-                host=None,
-                port=None,
-                app=choice.spec,
-                app_dir=project_dir,
-                ipv6=options["use_ipv6"],
-                reload=options["use_reloader"],
-                static=options["use_static_handler"],
-                insecure=options["insecure_serving"],
-                skip_checks=options["skip_checks"],
-                **fields,
-            )
+            layers = read_layers(os.environ, Path.cwd())
+            excludes = fields.get("reload_excludes", layers.merged({}).get("reload_excludes", ()))
+            fields["reload_excludes"] = (*excludes, *_data_file_patterns(Path(project_dir)))
+            config = build_config(fields, addrport=options["addrport"], layers=layers)
             code = start(config)
         except AppImportError as exc:
             raise CommandError(f"{exc}\n{exc.user_traceback}".rstrip()) from None
