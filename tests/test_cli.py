@@ -77,7 +77,7 @@ SHARED_OPTIONS = {
     *("--reload-dir", "--reload-exclude", "--reload-include", "--root-path", "--server-header", "--no-server-header"),
     *("--ssl-certfile", "--ssl-keyfile", "--ssl-keyfile-password", "--timeout-graceful-shutdown", "--timeout-keep-alive"),
     *("--timeout-request-body", "--timeout-request-head", "--uds", "--ws-max-size", "--ws-per-message-deflate"),
-    *("--no-ws-per-message-deflate", "--ws-ping-interval", "--ws-ping-timeout", "--env-file", "--reload-poll"),
+    *("--no-ws-per-message-deflate", "--ws-ping-interval", "--ws-ping-timeout", "--env-file", "--reload-poll", "--reload-cold"),
     # runserver's own spellings, which asgidev shares.
     *("--ipv6", "-6", "--noreload", "--nostatic", "--insecure", "--skip-checks"),
 }

@@ -190,5 +190,5 @@ def test_unapplied_migrations_are_a_warning(tmp_path: Path, start_server: Server
     project = copy_project(tmp_path / "project")  # never migrated
     server = start_server(project, *asgidev_args(APP))
     server.wait_for_line(r"You have \d+ unapplied migration\(s\)")
-    assert "Run 'python manage.py migrate' to apply them." in server.output
+    server.wait_for_line(r"Run 'python manage\.py migrate' to apply them\.")
     assert httpx.get(server.url + "/polls/async/").status_code == 500  # no tables yet; still serving
