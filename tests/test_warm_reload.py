@@ -136,7 +136,7 @@ def test_a_warmed_module_changed_on_disk_is_served_as_a_cold_start_would(layout:
         layout.write_dependency("new")
         layout.write_app("v2")
         wait_for_body(server.url, "v2 dep=new")
-        server.wait_for_line(r"Installed code changed on disk \(.*installed_dep\.py\)")
+        server.wait_for_line(r"installed_dep\.py changed since the spare worker loaded it")
         # The next spare warms with the new file, and the next reload is warm again.
         server.wait_for_line(r"Spare worker warm", count=2, timeout=30)
         layout.write_app("v3")
@@ -172,5 +172,26 @@ def test_reload_cold_warms_nothing(layout: Layout) -> None:
         line = server.wait_for_line(r"Reloaded in \d+ ms \(changed: main\.py.*\)").group(0)
         assert "warm" not in line
         assert server.count("Spare worker warm") == 0
+    finally:
+        server.stop()
+
+
+def test_installed_modules_reading_the_environment_see_the_env_file(layout: Layout) -> None:
+    # Read at import, as settings libraries do: warming must happen with the env file applied, as a cold start imports.
+    save_like_an_editor(layout.installed / "installed_dep.py", 'import os\nGREETING = os.environ.get("GREETING")\ndef describe():\n    return GREETING\n')
+    save_like_an_editor(layout.project / ".env", "GREETING=hello\n")
+    layout.write_app("v1")
+    server = layout.start()
+    try:
+        assert get_text(server.url) == "v1 hello"
+        server.wait_for_line(r"Spare worker warm: \d+ modules", timeout=30)
+        layout.write_app("v2")
+        wait_for_body(server.url, "v2 hello")
+        server.wait_for_line(r"Reloaded in \d+ ms \(changed: main\.py; warm: \d+ modules\)")
+        # An edited env file makes the warm state stale: that reload starts cold, with the new value.
+        server.wait_for_line(r"Spare worker warm", count=2, timeout=30)
+        save_like_an_editor(layout.project / ".env", "GREETING=bonjour\n")
+        wait_for_body(server.url, "v2 bonjour")
+        server.wait_for_line(r"\.env changed since the spare worker loaded it")
     finally:
         server.stop()

@@ -96,14 +96,17 @@ class WarmRequest:
 
     modules: tuple[str, ...]
     watch_roots: tuple[str, ...]
+    # The env files a worker applies after GO: applied before warming too, so
+    # imports that read the environment see what a cold start's imports see.
+    env_files: tuple[str, ...] = ()
 
     def encode(self) -> bytes:
-        return json.dumps({"modules": self.modules, "watch_roots": self.watch_roots}).encode()
+        return json.dumps(dataclasses.asdict(self)).encode()
 
     @classmethod
     def decode(cls, payload: bytes) -> WarmRequest:
         fields = json.loads(payload)
-        return cls(tuple(fields["modules"]), tuple(fields["watch_roots"]))
+        return cls(tuple(fields["modules"]), tuple(fields["watch_roots"]), tuple(fields.get("env_files", ())))
 
 
 class ChannelClosedError(ConnectionError):

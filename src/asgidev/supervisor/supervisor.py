@@ -25,6 +25,7 @@ import time
 from collections import deque
 
 from asgidev.config import Config
+from asgidev.envfile import env_file_paths
 from asgidev.sockets import bind_sockets
 from asgidev.supervisor.handle import Worker, WorkerState
 from asgidev.supervisor.handoff import (
@@ -277,7 +278,8 @@ class Supervisor:
         """Ask a spare to import ``modules`` now (unless reloads are to start cold)."""
         if modules and not self.config.reload_cold:
             with contextlib.suppress(OSError):
-                worker.control.send(Kind.WARM, WarmRequest(tuple(modules), self.watch_roots).encode())
+                request = WarmRequest(tuple(modules), self.watch_roots, tuple(map(str, env_file_paths(self.config))))
+                worker.control.send(Kind.WARM, request.encode())
 
     def _learn(self, modules: list[str]) -> None:
         """A worker reported its imports: remember new ones, and pass them to the waiting spare."""
@@ -291,7 +293,7 @@ class Supervisor:
         worker.state = WorkerState.STOPPING  # it exits by itself
         if worker is not self.current or self.is_stopping:
             return
-        logger.info("Installed code changed on disk (%s): this reload starts a fresh interpreter, and warms again after.", changed)
+        logger.info("%s changed since the spare worker loaded it: this reload starts a fresh interpreter, and the next spare warms again.", changed)
         self.current = None
         self._start_worker()
 

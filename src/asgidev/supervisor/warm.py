@@ -14,8 +14,9 @@ Three rules keep a warm reload identical to a cold start:
   brought in is undone, even if it caught the ImportError: it is imported
   after GO instead, with the code as saved, as in a cold start.
 - A warmed file that changed on disk since it was imported (``pip install``
-  into the virtualenv, an edited installed package, a ``.pth`` file) makes the
-  spare stale: it declines GO and the supervisor starts a cold worker instead.
+  into the virtualenv, an edited installed package, a ``.pth`` file, an env
+  file applied before warming) makes the spare stale: it declines GO and the
+  supervisor starts a cold worker instead.
 - Warming stops as soon as GO is waiting, so a save during warming never
   waits for modules the new worker may not even need.
 
@@ -147,6 +148,22 @@ class WarmState:
         self.imported += len(sys.modules) - before
         self.milliseconds += (time.perf_counter() - began) * 1000
         self._record(real_roots)
+
+    def apply_env_files(self, paths: Sequence[str]) -> None:
+        """Set the env files' variables as the worker will after GO, and watch the files for staleness.
+
+        Quietly: the worker reads them again after GO and reports any bad line then, once.
+        """
+        from asgidev.envfile import apply
+        from asgidev.envfile import logger as env_logger
+
+        was_disabled, env_logger.disabled = env_logger.disabled, True
+        try:
+            apply(paths)
+        finally:
+            env_logger.disabled = was_disabled
+        for path in paths:
+            self._times.setdefault(os.path.abspath(path), _mtime(path))
 
     def _undo(self, name: str, refused: str, present: set[str]) -> None:
         """Forget what importing ``name`` loaded: it wanted the project's ``refused``, so it waits for GO."""
