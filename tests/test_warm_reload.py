@@ -178,7 +178,9 @@ def test_reload_cold_warms_nothing(layout: Layout) -> None:
 
 def test_installed_modules_reading_the_environment_see_the_env_file(layout: Layout) -> None:
     # Read at import, as settings libraries do: warming must happen with the env file applied, as a cold start imports.
-    save_like_an_editor(layout.installed / "installed_dep.py", 'import os\nGREETING = os.environ.get("GREETING")\ndef describe():\n    return GREETING\n')
+    save_like_an_editor(
+        layout.installed / "installed_dep.py", 'import os\nGREETING = os.environ.get("GREETING")\ndef describe():\n    return GREETING\n'
+    )
     save_like_an_editor(layout.project / ".env", "GREETING=hello\n")
     layout.write_app("v1")
     server = layout.start()

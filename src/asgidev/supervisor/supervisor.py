@@ -293,7 +293,9 @@ class Supervisor:
         worker.state = WorkerState.STOPPING  # it exits by itself
         if worker is not self.current or self.is_stopping:
             return
-        logger.info("%s changed since the spare worker loaded it: this reload starts a fresh interpreter, and the next spare warms again.", changed)
+        logger.info(
+            "%s changed since the spare worker loaded it: this reload starts a fresh interpreter, and the next spare warms again.", changed
+        )
         self.current = None
         self._start_worker()
 
