@@ -197,3 +197,27 @@ def test_installed_modules_reading_the_environment_see_the_env_file(layout: Layo
         server.wait_for_line(r"\.env changed since the spare worker loaded it")
     finally:
         server.stop()
+
+
+def test_a_package_that_fails_while_warming_leaves_nothing_behind(layout: Layout) -> None:
+    # pkg.mid imports its submodule, then fails without the app's set-up (as a Django app reading settings does).
+    # Had warming kept the orphaned pkg.mid.leaf, `import pkg.mid.leaf as leaf` would fail after GO (Wagtail did).
+    package = layout.installed / "pkg"
+    (package / "mid").mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "mid" / "__init__.py").write_text(
+        'import os\nfrom pkg.mid.leaf import NAME\nif not os.environ.get("APP_READY"):\n    raise RuntimeError("not set up")\n'
+    )
+    (package / "mid" / "leaf.py").write_text('NAME = "leaf"\n')
+    app = APP.replace("import installed_dep", 'import os\nos.environ["APP_READY"] = "1"\nimport pkg.mid.leaf as installed_leaf')
+    app = app.replace("installed_dep.describe()", "installed_leaf.NAME")
+    save_like_an_editor(layout.project / "main.py", app.format(version="v1"))
+    server = layout.start()
+    try:
+        assert get_text(server.url) == "v1 leaf"
+        server.wait_for_line(r"Spare worker warm: \d+ modules", timeout=30)
+        save_like_an_editor(layout.project / "main.py", app.format(version="v2"))
+        wait_for_body(server.url, "v2 leaf")
+        server.wait_for_line(r"Reloaded in \d+ ms \(changed: main\.py; warm: \d+ modules\)")
+    finally:
+        server.stop()

@@ -124,7 +124,15 @@ class WarmState:
         self._times: dict[str, int | None] = {}
 
     def warm(self, names: Sequence[str], roots: Sequence[str], is_interrupted: Callable[[], bool]) -> None:
-        """Import ``names`` (skipping any that fail), stopping early once ``is_interrupted()`` (GO is waiting)."""
+        """Import ``names``, stopping early once ``is_interrupted()`` (GO is waiting).
+
+        Each name is one step, kept only if it completed cleanly: a step that
+        raised, reached for the project's code, or left a submodule whose
+        package is gone is undone, so what stays is exactly what a successful
+        import leaves. (A failed import leaves the submodules it had finished
+        in ``sys.modules``; a later import of one of them would then skip its
+        missing package and fail where a cold start would not.)
+        """
         began = time.perf_counter()
         before = len(sys.modules)
         real_roots = roots_of(roots)
@@ -136,15 +144,23 @@ class WarmState:
                     logger.debug("Warming stopped early: a change is waiting.")
                     break
                 present = set(sys.modules)
+                failure = ""
                 try:
                     importlib.import_module(name)
-                except BaseException as exc:  # a module that fails here fails or succeeds after GO, as in a cold start
+                except BaseException as exc:  # it fails, or succeeds, after GO as in a cold start
                     if isinstance(exc, KeyboardInterrupt):
                         raise
-                    logger.debug("Not warmed: %s (%s: %s)", name, type(exc).__name__, exc)
+                    failure = f"{type(exc).__name__}: {exc}"
                 if blocker.refused is not None:
-                    self._undo(name, blocker.refused, present)
+                    failure = f"its import wants the project's {blocker.refused}"
+                    self.refused.append(name)
                     blocker.refused = None
+                added = set(sys.modules) - present
+                if not failure and any(_parent(module) not in sys.modules for module in added if "." in module):
+                    failure = "it left a submodule without its package"
+                if failure:
+                    _undo(added)
+                    logger.debug("Not warmed: %s (%s)", name, failure)
         self.imported += len(sys.modules) - before
         self.milliseconds += (time.perf_counter() - began) * 1000
         self._record(real_roots)
@@ -165,13 +181,6 @@ class WarmState:
         for path in paths:
             self._times.setdefault(os.path.abspath(path), _mtime(path))
 
-    def _undo(self, name: str, refused: str, present: set[str]) -> None:
-        """Forget what importing ``name`` loaded: it wanted the project's ``refused``, so it waits for GO."""
-        for loaded in set(sys.modules) - present:
-            del sys.modules[loaded]
-        self.refused.append(name)
-        logger.debug("Not warmed: %s (its import wants the project's %s)", name, refused)
-
     def _record(self, roots: Sequence[str]) -> None:
         for module in list(sys.modules.values()):
             file = _module_file(module) if module is not None else None
@@ -186,6 +195,22 @@ class WarmState:
             if _mtime(path) != recorded:
                 return path
         return None
+
+
+def _parent(name: str) -> str:
+    return name.rpartition(".")[0]
+
+
+def _undo(added: set[str]) -> None:
+    """Forget the modules of an undone step, and the package attributes that point at them."""
+    for name in added:
+        module = sys.modules.pop(name, None)
+        parent = sys.modules.get(_parent(name)) if "." in name else None
+        child = name.rpartition(".")[2]
+        if parent is not None and module is not None and getattr(parent, child, None) is module:
+            # Else ``from package import child`` would still find the forgotten module.
+            with contextlib.suppress(AttributeError):
+                delattr(parent, child)
 
 
 @contextlib.contextmanager
