@@ -47,7 +47,7 @@ KILL_MARGIN_S = 2.0
 CRASH_BACKOFF_S = (0.5, 1.0, 2.0, 5.0)
 # The spare worker starts this long after the current one is ready, so its
 # start-up and imports never compete with the first responses for the CPU.
-SPARE_DELAY_S = 0.5
+SPARE_DELAY_S = 0.1
 
 
 class Supervisor:

@@ -51,11 +51,11 @@ ADOPTION_WAIT_S = 1.0
 _adoptions: set[asyncio.Future[None]] = set()
 # After serving starts, the warm set is reported at these delays (again only if
 # more modules were imported meanwhile), and once more on STOP. Not at once: the
-# listing takes ~10 ms, which the first requests after a reload must not wait
-# for; the first report still comes before the spare starts (SPARE_DELAY_S).
-# Frameworks import much on the first requests (Django's URLconf, admin,
-# templates), which the next spare should have too.
-MODULE_REPORT_DELAYS_S = (0.25, 1.0, 5.0)
+# listing takes ~10 ms, which the requests queued during a reload must not wait
+# for. The supervisor passes each report on to the spare, which starts about
+# then (SPARE_DELAY_S). Frameworks import much on the first requests (Django's
+# URLconf, admin, templates), which the next spare should have too.
+MODULE_REPORT_DELAYS_S = (0.1, 1.0, 5.0)
 
 
 def _load(config: Config, go: GoOptions) -> tuple[LoadedApp, Kind]:
