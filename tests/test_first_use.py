@@ -1,0 +1,214 @@
+"""What a new user types first (issue 14): ADDRPORT without APP, app discovery, WSGI apps, messages.
+
+Every test runs real ``asgidev`` subprocesses against real files and real frameworks.
+"""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.django_helpers import project_env
+from tests.server_process import ServerProcess
+
+HELLO = """
+async def app(scope, receive, send):
+    if scope["type"] != "http":
+        return
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    await send({"type": "http.response.body", "body": b"hello from main"})
+"""
+
+FLASK_APP = """
+from flask import Flask
+
+app = Flask(__name__)
+
+
+@app.get("/items/<name>")
+def item(name):
+    return {"name": name}
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def run_cli(*args: str, cwd: Path, timeout: float = 20) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "asgidev", *args], cwd=cwd, capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture
+def main_project(tmp_path: Path) -> Path:
+    (tmp_path / "main.py").write_text(HELLO)
+    return tmp_path
+
+
+def has_ipv6_loopback() -> bool:
+    try:
+        with socket.socket(socket.AF_INET6) as probe:
+            probe.bind(("::1", 0))
+    except OSError:
+        return False
+    return True
+
+
+@pytest.mark.parametrize("shape", ["{port}", "127.0.0.1:{port}", "[::1]:{port}", "localhost:{port}"])
+@pytest.mark.parametrize("reload", ["--reload", "--no-reload"])
+def test_a_lone_addrport_is_the_address(main_project: Path, shape: str, reload: str) -> None:
+    if "::1" in shape and not has_ipv6_loopback():
+        pytest.skip("no IPv6 loopback")
+    port = free_port()
+    proc = ServerProcess.asgidev([shape.format(port=port), reload], cwd=main_project)
+    try:
+        url = proc.wait_started()
+        assert url.endswith(f":{port}")
+        assert httpx.get(url).text == "hello from main"
+        assert "serving main:app" in proc.output
+        assert "Could not import" not in proc.output
+    finally:
+        proc.stop()
+
+
+def test_a_lone_addrport_in_a_django_project(tmp_path: Path, migrated_project_template: Path) -> None:
+    import shutil
+
+    project = tmp_path / "project"
+    shutil.copytree(migrated_project_template, project)
+    port = free_port()
+    proc = ServerProcess(["-m", "asgidev", str(port)], project, project_env())
+    try:
+        url = proc.wait_started()
+        assert url.endswith(f":{port}")
+        assert "Found a Django project" in proc.output
+        assert httpx.get(url + "/polls/").status_code == 200
+    finally:
+        proc.stop()
+
+
+@pytest.mark.parametrize(
+    ("files", "spec"),
+    [
+        ({"main.py": HELLO}, "main:app"),
+        ({"app.py": HELLO.replace("def app", "def application")}, "app:application"),
+        ({"app/main.py": HELLO, "app/__init__.py": ""}, "app.main:app"),
+        # main.py without an app attribute is skipped for the next candidate.
+        ({"main.py": "x = 1\n", "asgi.py": HELLO}, "asgi:app"),
+    ],
+)
+def test_no_app_discovers_it_like_fastapi_dev(tmp_path: Path, files: dict[str, str], spec: str) -> None:
+    for name, text in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    proc = ServerProcess.asgidev(["--port", "0"], cwd=tmp_path)
+    try:
+        url = proc.wait_started()
+        assert httpx.get(url).text == "hello from main"
+        assert f"No APP given: found {spec} in " in proc.output
+        assert f"serving {spec}" in proc.output
+    finally:
+        proc.stop()
+
+
+def test_module_alone_is_named_in_full_in_the_banner(main_project: Path) -> None:
+    proc = ServerProcess.asgidev(["main", "--port", "0", "--no-reload"], cwd=main_project)
+    try:
+        proc.wait_started()
+        assert "serving main:app" in proc.output
+    finally:
+        proc.stop()
+
+
+@pytest.mark.parametrize("reload", ["--reload", "--no-reload"])
+def test_a_flask_app_is_served_through_the_wsgi_adapter(tmp_path: Path, reload: str) -> None:
+    (tmp_path / "web.py").write_text(FLASK_APP)
+    proc = ServerProcess.asgidev(["web:app", "--port", "0", reload], cwd=tmp_path)
+    try:
+        url = proc.wait_started()
+        assert "web:app is a WSGI app: serving it through a2wsgi." in proc.output
+        response = httpx.get(url + "/items/spam")
+        assert response.status_code == 200
+        assert response.json() == {"name": "spam"}
+        proc.wait_for_line(r'"GET /items/spam HTTP/1\.1" 200')
+        assert "TypeError" not in proc.output
+    finally:
+        proc.stop()
+
+
+def test_a_wsgi_app_without_the_adapter_is_one_clear_line(tmp_path: Path) -> None:
+    (tmp_path / "web.py").write_text(FLASK_APP)
+    # A directory shadowing a2wsgi stands for an environment where it is not installed.
+    blocker = tmp_path / "blocker"
+    (blocker / "a2wsgi").mkdir(parents=True)
+    (blocker / "a2wsgi" / "__init__.py").write_text("raise ImportError('a2wsgi is not installed')\n")
+    env = {**project_env(), "PYTHONPATH": f"{blocker}:{project_env().get('PYTHONPATH', '')}"}
+    result = subprocess.run(
+        [sys.executable, "-m", "asgidev", "web:app", "--no-reload", "--port", "0"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=20,
+    )
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "is a WSGI app" in lines[0] and "pip install 'asgidev[wsgi]'" in lines[0]
+
+
+SSE_APP = """
+import asyncio
+
+from starlette.applications import Starlette
+from starlette.responses import StreamingResponse
+from starlette.routing import Route
+
+
+async def events(request):
+    async def stream():
+        n = 0
+        while True:
+            yield f"data: {n}\\n\\n"
+            n += 1
+            await asyncio.sleep(0.01)
+
+    return StreamingResponse(stream(), media_type="text/event-stream")
+
+
+async def upload(request):
+    async for _ in request.stream():
+        pass
+    return StreamingResponse(iter([b"done"]))
+
+
+app = Starlette(routes=[Route("/events", events), Route("/upload", upload, methods=["POST"])])
+"""
+
+
+def test_a_client_leaving_a_stream_is_no_app_error(tmp_path: Path) -> None:
+    (tmp_path / "sse.py").write_text(SSE_APP)
+    proc = ServerProcess.asgidev(["sse:app", "--port", "0", "--no-reload"], cwd=tmp_path)
+    try:
+        url = proc.wait_started()
+        with httpx.Client() as client:
+            for _ in range(3):
+                with client.stream("GET", url + "/events", headers={"connection": "close"}) as response:
+                    assert next(response.iter_bytes()).startswith(b"data: 0")
+        # A client leaving in the middle of its upload: Starlette raises ClientDisconnect.
+        with socket.create_connection((url.split("//")[1].rsplit(":", 1)[0], int(url.rsplit(":", 1)[1]))) as raw:
+            raw.sendall(b"POST /upload HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100000\r\n\r\n" + b"x" * 1000)
+        proc.wait_for_line(r'"GET /events HTTP/1\.1" 200 \d+ [\d.]+ms 127\.0\.0\.1:\d+ \(client disconnected\)$', count=3)
+        # Every line the server prints is logged after the previous one; a final request orders the check.
+        assert httpx.get(url + "/nowhere").status_code == 404
+        proc.wait_for_line(r'"GET /nowhere HTTP/1\.1" 404')
+        assert "ERROR" not in proc.output and "Traceback" not in proc.output, proc.output
+    finally:
+        proc.stop()
