@@ -1,6 +1,6 @@
 """Signal and loop-error handling for the process that owns the server (the CLI without reload, or a worker).
 
-First SIGINT/SIGTERM: graceful shutdown. Second: exit at once.
+First SIGINT/SIGTERM/SIGHUP: graceful shutdown. A second Ctrl+C: exit at once.
 The embedding API never installs these.
 """
 
@@ -15,25 +15,55 @@ from collections.abc import Callable
 
 logger = logging.getLogger(__name__)
 
-SHUTDOWN_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+# SIGHUP too: a closed terminal ends the server, as it ends runserver and uvicorn.
+SHUTDOWN_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
-def install_shutdown_handlers(request_shutdown: Callable[[], None], signals: tuple[signal.Signals, ...] = SHUTDOWN_SIGNALS) -> None:
-    """Route ``signals`` to ``request_shutdown`` on the running loop; a second one exits immediately."""
-    loop = asyncio.get_running_loop()
+def stop_signal_handler(on_first: Callable[[int], None], on_force: Callable[[int], None]) -> Callable[[int], None]:
+    """A handler calling ``on_first`` for the first stop signal and ``on_force`` for a second Ctrl+C.
+
+    Only a repeated SIGINT means "stop at once": a person pressed Ctrl+C again.
+    A SIGTERM or SIGHUP sent to the whole process group (``timeout``, systemd,
+    ``kill -TERM -PGID``, a closed terminal) can reach a process twice, once
+    addressed to it and once to its group; that counts once.
+    """
     received: list[int] = []
 
     def on_signal(signum: int) -> None:
         received.append(signum)
         if len(received) == 1:
-            logger.info("Shutting down (press CONTROL-C again to stop at once).")
-            request_shutdown()
-        else:
-            logger.warning("Second signal received: exiting at once.")
-            os._exit(128 + signum)
+            on_first(signum)
+        elif signum == signal.SIGINT:
+            on_force(signum)
 
+    return on_signal
+
+
+def install_shutdown_handlers(request_shutdown: Callable[[], None], signals: tuple[signal.Signals, ...] = SHUTDOWN_SIGNALS) -> None:
+    """Route ``signals`` to ``request_shutdown`` on the running loop; a second Ctrl+C exits immediately."""
+    loop = asyncio.get_running_loop()
+
+    def on_first(_signum: int) -> None:
+        logger.info("Shutting down (press CONTROL-C again to stop at once).")
+        request_shutdown()
+
+    def on_force(signum: int) -> None:
+        logger.warning("Second interrupt: exiting at once.")
+        os._exit(128 + signum)
+
+    handler = stop_signal_handler(on_first, on_force)
     for sig in signals:
-        loop.add_signal_handler(sig, on_signal, sig)
+        loop.add_signal_handler(sig, handler, sig)
+
+
+def has_controlling_terminal() -> bool:
+    """Whether this process still has a terminal (False once it hung up: the window closed, ssh dropped)."""
+    try:
+        fd = os.open("/dev/tty", os.O_RDWR | os.O_NOCTTY)
+    except OSError:
+        return False
+    os.close(fd)
+    return True
 
 
 # Out of file descriptors, asyncio's accept loop reports every failed accept

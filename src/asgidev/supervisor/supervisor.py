@@ -26,6 +26,7 @@ from collections import deque
 
 from asgidev.config import Config
 from asgidev.envfile import env_file_paths
+from asgidev.server.signals import has_controlling_terminal, stop_signal_handler
 from asgidev.sockets import bind_sockets
 from asgidev.supervisor.handle import Worker, WorkerState
 from asgidev.supervisor.handoff import (
@@ -43,6 +44,11 @@ logger = logging.getLogger("asgidev.reload")
 
 # Extra time a stopping worker gets beyond the graceful timeout before SIGKILL.
 KILL_MARGIN_S = 2.0
+# How long a worker's exit by SIGTERM/SIGHUP waits to be called a crash: long
+# enough for our own copy of a group-wide signal to be handled first.
+GROUP_SIGNAL_SETTLE_S = 0.1
+# Exit codes of a worker stopped by a signal it handles gracefully (it exits 0) or by SIGTERM/SIGHUP itself.
+_SIGNALLED_EXITS = frozenset({0, -signal.SIGTERM, -signal.SIGHUP})
 # Restart delays for a worker that keeps crashing before it is ready.
 CRASH_BACKOFF_S = (0.5, 1.0, 2.0, 5.0)
 # The spare worker starts this long after the current one is ready, so its
@@ -99,23 +105,41 @@ class Supervisor:
         return 0
 
     def _install_signals(self, loop: asyncio.AbstractEventLoop) -> None:
-        seen: list[int] = []
+        # A hang-up while we have a terminal is the terminal closing: stop, as
+        # runserver and uvicorn do. Without one (nohup, a service), SIGHUP is
+        # a deliberate "reload now".
+        had_terminal = has_controlling_terminal()
 
-        def on_stop_signal(signum: int) -> None:
-            seen.append(signum)
-            if len(seen) == 1:
-                logger.info("Shutting down (press CONTROL-C again to stop at once).")
-                self._stop.set()
-                return
+        def on_first(signum: int) -> None:
+            logger.info("Shutting down (press CONTROL-C again to stop at once).")
+            self._begin_stopping()
+
+        def on_force(signum: int) -> None:
             logger.warning("Second interrupt: stopping at once.")
             for w in self.workers:
                 w.kill()
             os._exit(128 + signum)
 
+        on_stop_signal = stop_signal_handler(on_first, on_force)
+
+        def on_hangup() -> None:
+            if had_terminal and not has_controlling_terminal():
+                on_stop_signal(signal.SIGHUP)
+            else:
+                self.reload("SIGHUP")
+
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, on_stop_signal, sig)
-        if hasattr(signal, "SIGHUP"):
-            loop.add_signal_handler(signal.SIGHUP, self.reload, "SIGHUP")
+        loop.add_signal_handler(signal.SIGHUP, on_hangup)
+
+    def _begin_stopping(self) -> None:
+        """Shutdown is one state, entered here: from now on no worker is started, restarted or reloaded."""
+        self.is_stopping = True
+        if self._retry is not None:
+            self._retry.cancel()
+        if self._spare_timer is not None:
+            self._spare_timer.cancel()
+        self._stop.set()
 
     # -- reloading ------------------------------------------------------------
 
@@ -385,7 +409,16 @@ class Supervisor:
         if worker is self.spare:
             self.spare = None
         elif worker is self.current and not self.is_stopping:
-            self._on_crash(was, code)
+            if code in _SIGNALLED_EXITS:
+                # Stopped by a signal that may have been sent to the whole group:
+                # ours arrives within a loop turn or two; only then is this a crash.
+                asyncio.get_running_loop().call_later(GROUP_SIGNAL_SETTLE_S, self._on_crash_unless_stopping, worker, was, code)
+            else:
+                self._on_crash(was, code)
+
+    def _on_crash_unless_stopping(self, worker: Worker, state: WorkerState, code: int) -> None:
+        if worker is self.current and not self.is_stopping:
+            self._on_crash(state, code)
 
     def _on_crash(self, state: WorkerState, code: int) -> None:
         how = f"was killed by {signal.Signals(-code).name}" if code < 0 else f"exited with status {code}"
@@ -411,11 +444,7 @@ class Supervisor:
 
     async def _stop_all(self) -> None:
         """Stop every worker gracefully, then kill what is left."""
-        self.is_stopping = True
-        if self._retry is not None:
-            self._retry.cancel()
-        if self._spare_timer is not None:
-            self._spare_timer.cancel()
+        self._begin_stopping()
         for worker in list(self.workers):
             self._retire(worker)
         waits = [w.exited.wait() for w in self.workers]

@@ -207,8 +207,10 @@ def main() -> None:
 
 def run_worker(control_socket: socket.socket) -> int:
     """Be a worker on this control socket (a fresh interpreter, or forked early: see spawn.py)."""
-    # Ctrl+C reaches the whole process group; the supervisor decides what it means.
+    # Ctrl+C and a terminal's hang-up reach the whole process group; the
+    # supervisor decides what they mean (stop, or reload for a deliberate kill -HUP).
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
     control = ControlChannel(control_socket)
     # A worker starts as a spare: Python and asgidev are loaded, the user's code
     # is not. While it waits, WARM tells it which installed modules the app
