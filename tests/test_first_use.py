@@ -212,3 +212,93 @@ def test_a_client_leaving_a_stream_is_no_app_error(tmp_path: Path) -> None:
         assert "ERROR" not in proc.output and "Traceback" not in proc.output, proc.output
     finally:
         proc.stop()
+
+
+@pytest.mark.parametrize(("app", "message"), [("nope:app", "Could not import module 'nope'"), ("main:nope", "has no attribute 'nope'")])
+def test_a_mistyped_app_is_the_command_lines_fault_said_after_the_banner(main_project: Path, app: str, message: str) -> None:
+    proc = ServerProcess.asgidev([app, "--port", "0"], cwd=main_project)
+    try:
+        url = proc.wait_started()
+        line = proc.wait_for_line(message).string
+        assert "Check APP on the command line" in line
+        banner_at = next(i for i, text in enumerate(proc.lines) if "Starting ASGI server" in text)
+        assert not any(message in text for text in proc.lines[:banner_at]), proc.output
+        page = httpx.get(url, headers={"Accept": "text/html"})
+        assert page.status_code == 500
+        assert "The app named on the command line was not found" in page.text
+        assert "Check APP on the command line" in page.text
+        assert "Your code could not be loaded" not in page.text
+    finally:
+        proc.stop()
+
+
+LITESTAR_APP = """
+from litestar import Litestar, get
+
+
+def connect():
+    raise RuntimeError("no database at DATABASE_URL")
+
+
+@get("/")
+async def index() -> str:
+    return "hi"
+
+
+app = Litestar([index], on_startup=[connect])
+"""
+
+SHUTDOWN_RAISES = """
+async def app(scope, receive, send):
+    if scope["type"] == "lifespan":
+        await receive()
+        await send({"type": "lifespan.startup.complete"})
+        await receive()
+        raise RuntimeError("pool already closed")
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    await send({"type": "http.response.body", "body": b"up"})
+"""
+
+
+def test_a_litestar_startup_failure_is_a_summary_line_then_its_traceback(tmp_path: Path) -> None:
+    (tmp_path / "lit.py").write_text(LITESTAR_APP)
+    result = run_cli("lit:app", "--no-reload", "--port", "0", cwd=tmp_path)
+    assert result.returncode == 1
+    first, *rest = result.stderr.splitlines()
+    assert first == "Error: Lifespan startup failed: RuntimeError: no database at DATABASE_URL."
+    assert any('lit.py", line' in line for line in rest)
+
+
+@pytest.mark.parametrize("reload", ["--reload", "--no-reload"])
+def test_a_lifespan_shutdown_error_is_logged_as_shutdown(tmp_path: Path, reload: str) -> None:
+    (tmp_path / "main.py").write_text(SHUTDOWN_RAISES)
+    proc = ServerProcess.asgidev(["main:app", "--port", "0", reload], cwd=tmp_path)
+    url = proc.wait_started()
+    assert httpx.get(url).text == "up"
+    proc.wait_for_line(r"Application startup complete\.")
+    assert proc.stop() == 0
+    output = proc.output
+    assert "Lifespan shutdown failed (RuntimeError: pool already closed)" in output
+    assert 'main.py", line' in output
+    assert "startup failed" not in output
+
+
+def test_messages_read_as_sentences(tmp_path: Path) -> None:
+    (tmp_path / "settings_app.py").write_text("import os\nraise KeyError('set DATABASE_URL')\n")
+    result = run_cli("settings_app:app", "--no-reload", "--port", "0", cwd=tmp_path)
+    assert "set DATABASE_URL'. Fix the error in your code" in result.stderr
+    help_text = run_cli("--help", cwd=tmp_path).stdout
+    assert "(127.0.0.1)" not in help_text
+
+
+def test_busy_port_hint_is_a_command_that_works(main_project: Path) -> None:
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        result = run_cli("main:app", str(port), "--no-reload", cwd=main_project)
+        assert result.returncode == 1
+        assert f"'asgidev main:app {port + 1}'" in result.stderr
+        result = run_cli(str(port), "--no-reload", cwd=main_project)
+        assert f"'asgidev {port + 1}'" in result.stderr
+        assert "APP" not in result.stderr

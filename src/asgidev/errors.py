@@ -52,4 +52,11 @@ class AppImportError(AsgidevError):
 
 
 class LifespanStartupError(AsgidevError):
-    """The app's lifespan startup failed (``--lifespan on`` or a reported failure)."""
+    """The app's lifespan startup failed (``--lifespan on`` or a reported failure).
+
+    ``details`` holds a traceback the app sent with its failure (Litestar sends one), shown below the message.
+    """
+
+    def __init__(self, message: str, hint: str = "", details: str = "") -> None:
+        super().__init__(message, hint)
+        self.details = details
