@@ -5,6 +5,8 @@ Every test runs real ``asgidev`` subprocesses against real files and real framew
 
 from __future__ import annotations
 
+import os
+import re
 import socket
 import subprocess
 import sys
@@ -302,3 +304,39 @@ def test_busy_port_hint_is_a_command_that_works(main_project: Path) -> None:
         result = run_cli(str(port), "--no-reload", cwd=main_project)
         assert f"'asgidev {port + 1}'" in result.stderr
         assert "APP" not in result.stderr
+
+
+def test_file_watching_failing_mid_session_is_said(main_project: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
+    import shutil
+
+    extra = tmp_path_factory.mktemp("watched")
+    proc = ServerProcess.asgidev(
+        ["main:app", "--port", "0", "--reload-dir", str(main_project), "--reload-dir", str(extra)], cwd=main_project
+    )
+    try:
+        url = proc.wait_started()
+        (extra / "helpers.py").write_text("X = 1\n")
+        proc.wait_for_line(r"Reloaded in")
+        shutil.rmtree(extra)
+        line = proc.wait_for_line(r"File watching stopped").string
+        assert "was removed" in line and "no longer reload" in line
+        assert httpx.get(url).text == "hello from main"  # serving goes on
+    finally:
+        proc.stop()
+
+
+def test_all_interfaces_warning_lists_this_machines_addresses(main_project: Path) -> None:
+    interfaces = [name for name in os.listdir("/sys/class/net") if name != "lo"] if os.path.isdir("/sys/class/net") else []
+    if not interfaces:
+        pytest.skip("no network interface besides loopback")
+    proc = ServerProcess.asgidev(["main:app", "0:0", "--no-reload"], cwd=main_project)
+    try:
+        port = int(proc.wait_started().rsplit(":", 1)[1])
+        warning = proc.wait_for_line(r"reachable from the network").string
+        hosts = re.findall(rf"http://([\d.]+):{port}/", warning)
+        assert hosts, warning
+        for host in hosts:  # each is an address of this machine: it can be bound
+            with socket.socket() as probe:
+                probe.bind((host, 0))
+    finally:
+        proc.stop()

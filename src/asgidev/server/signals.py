@@ -13,30 +13,12 @@ import signal
 import time
 from collections.abc import Callable
 
+from asgidev.stop_signals import stop_signal_handler
+
 logger = logging.getLogger(__name__)
 
 # SIGHUP too: a closed terminal ends the server, as it ends runserver and uvicorn.
 SHUTDOWN_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
-
-
-def stop_signal_handler(on_first: Callable[[int], None], on_force: Callable[[int], None]) -> Callable[[int], None]:
-    """A handler calling ``on_first`` for the first stop signal and ``on_force`` for a second Ctrl+C.
-
-    Only a repeated SIGINT means "stop at once": a person pressed Ctrl+C again.
-    A SIGTERM or SIGHUP sent to the whole process group (``timeout``, systemd,
-    ``kill -TERM -PGID``, a closed terminal) can reach a process twice, once
-    addressed to it and once to its group; that counts once.
-    """
-    received: list[int] = []
-
-    def on_signal(signum: int) -> None:
-        received.append(signum)
-        if len(received) == 1:
-            on_first(signum)
-        elif signum == signal.SIGINT:
-            on_force(signum)
-
-    return on_signal
 
 
 def install_shutdown_handlers(request_shutdown: Callable[[], None], signals: tuple[signal.Signals, ...] = SHUTDOWN_SIGNALS) -> None:
@@ -54,16 +36,6 @@ def install_shutdown_handlers(request_shutdown: Callable[[], None], signals: tup
     handler = stop_signal_handler(on_first, on_force)
     for sig in signals:
         loop.add_signal_handler(sig, handler, sig)
-
-
-def has_controlling_terminal() -> bool:
-    """Whether this process still has a terminal (False once it hung up: the window closed, ssh dropped)."""
-    try:
-        fd = os.open("/dev/tty", os.O_RDWR | os.O_NOCTTY)
-    except OSError:
-        return False
-    os.close(fd)
-    return True
 
 
 # Out of file descriptors, asyncio's accept loop reports every failed accept

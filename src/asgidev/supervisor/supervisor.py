@@ -26,8 +26,8 @@ from collections import deque
 
 from asgidev.config import Config
 from asgidev.envfile import env_file_paths
-from asgidev.server.signals import has_controlling_terminal, stop_signal_handler
 from asgidev.sockets import bind_sockets
+from asgidev.stop_signals import has_controlling_terminal, stop_signal_handler
 from asgidev.supervisor.handle import Worker, WorkerState
 from asgidev.supervisor.handoff import (
     ChannelClosedError,
@@ -97,12 +97,23 @@ class Supervisor:
         if watcher.done() and not watcher.cancelled() and watcher.exception() is not None:
             # Serving matters more than reloading: say why, and serve on.
             logger.error("Cannot watch files for changes (%s); serving without reloading.", watcher.exception())
+        else:
+            watcher.add_done_callback(self._on_watcher_failed)
         self._start_worker()
         await self._stop.wait()
         watcher.cancel()
         await asyncio.gather(watcher, return_exceptions=True)
         await self._stop_all()
         return 0
+
+    def _on_watcher_failed(self, watcher: asyncio.Task[None]) -> None:
+        """File watching ended mid-session: reloading has stopped, which must not go unnoticed."""
+        if watcher.cancelled() or self.is_stopping:
+            return
+        logger.error(
+            "File watching stopped (%s): code changes no longer reload the server. Restart asgidev to reload again.",
+            watcher.exception() or "the watcher ended",
+        )
 
     def _install_signals(self, loop: asyncio.AbstractEventLoop) -> None:
         # A hang-up while we have a terminal is the terminal closing: stop, as
@@ -183,6 +194,9 @@ class Supervisor:
                 batches = changes_of(roots, watch_filter, mode)
                 next_batch = asyncio.ensure_future(anext(batches))
                 continue
+            if gone := [root for root in roots if not root.is_dir()]:
+                # The OS dropped its watches with the directory: nothing more would ever arrive.
+                raise FileNotFoundError(f"the watched directory {gone[0]} was removed")
             next_batch = asyncio.ensure_future(anext(batches))
             paths = [path for _, path in changes]
             if self.config.live_reload and all(is_asset(path) for path in paths):
