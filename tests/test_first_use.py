@@ -340,3 +340,20 @@ def test_all_interfaces_warning_lists_this_machines_addresses(main_project: Path
                 probe.bind((host, 0))
     finally:
         proc.stop()
+
+
+def test_a_privileged_port_names_the_reason(main_project: Path) -> None:
+    import shutil
+
+    if os.geteuid() == 0 and shutil.which("setpriv") is None:
+        pytest.skip("running as root without setpriv to drop CAP_NET_BIND_SERVICE")
+    # As root, drop the capability to bind low ports, as an ordinary user lacks it.
+    prefix = ["setpriv", "--bounding-set", "-net_bind_service", "--inh-caps", "-net_bind_service"] if os.geteuid() == 0 else []
+    result = subprocess.run(
+        [*prefix, sys.executable, "-m", "asgidev", "80", "--no-reload"], cwd=main_project, capture_output=True, text=True, timeout=20
+    )
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        "Error: no permission to bind 127.0.0.1:80. Ports below 1024 need privileges (root or CAP_NET_BIND_SERVICE); "
+        "use a port such as 8000: 'asgidev 8000'."
+    )

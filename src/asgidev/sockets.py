@@ -63,8 +63,9 @@ def _bind_tcp(host: str, port: int, app: str | None = None) -> socket.socket:
                 " (or --port 0 for any free port).",
             ) from None
         if exc.errno in (errno.EACCES, errno.EPERM):
+            reason = "Ports below 1024 need privileges (root or CAP_NET_BIND_SERVICE)" if 0 < port < 1024 else "The system refused it"
             raise ConfigError(
-                f"Error: no permission to bind {shown}.", "Ports below 1024 need privileges; use a port such as 8000."
+                f"Error: no permission to bind {shown}.", f"{reason}; use a port such as 8000: '{_command_on_port(host, 8000, app)}'."
             ) from None
         if exc.errno == errno.EADDRNOTAVAIL:
             raise ConfigError(
