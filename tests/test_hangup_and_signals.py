@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import pty
 import re
+import shutil
 import signal
 import socket
 import sys
@@ -85,14 +86,24 @@ def read_until(master: int, pattern: re.Pattern[bytes], timeout: float = 30.0) -
     return match
 
 
-@pytest.mark.parametrize("reload", ["--reload", "--no-reload"])
-def test_closing_the_terminal_ends_every_process_and_frees_the_port(tmp_path: Path, reload: str) -> None:
+@pytest.mark.parametrize(("reload", "shell"), [("--reload", False), ("--no-reload", False), ("--reload", True)])
+def test_closing_the_terminal_ends_every_process_and_frees_the_port(tmp_path: Path, reload: str, shell: bool) -> None:
+    """``shell``: typed at an interactive bash, the usual case, where bash leads the session and forwards the hang-up."""
     (tmp_path / "main.py").write_text(LIFESPAN_APP)
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", "NO_COLOR": "1"}
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "NO_COLOR": "1", "PS1": "$ "}
+    command = [sys.executable, "-m", "asgidev", "main:app", "--port", "0", reload]
+    if shell and shutil.which("bash") is None:
+        pytest.skip("no bash")
     pid, master = pty.fork()
     if pid == 0:  # the child: a session leader whose controlling terminal is the pty
         os.chdir(tmp_path)
-        os.execve(sys.executable, [sys.executable, "-m", "asgidev", "main:app", "--port", "0", reload], env)
+        if shell:
+            os.execve(
+                "/bin/bash" if os.path.exists("/bin/bash") else str(shutil.which("bash")), ["bash", "--norc", "--noprofile", "-i"], env
+            )
+        os.execve(sys.executable, command, env)
+    if shell:
+        os.write(master, (" ".join(command) + "\n").encode())
     try:
         url = read_until(master, URL).group(1).decode()
         assert httpx.get(url).text == "up"
@@ -130,8 +141,10 @@ def test_sigterm_to_the_process_group_shuts_down_once(tmp_path: Path, how: str) 
             url = proc.wait_started()
             assert httpx.get(url).text == "up"
             if how == "like-timeout":
-                # GNU timeout signals its child, then the child's whole group.
+                # GNU timeout signals its child, then the child's whole group: a second
+                # SIGTERM (once the first is handled; two pending at once would merge into one).
                 os.kill(proc.process.pid, signal.SIGTERM)
+                proc.wait_for_line("Shutting down")
             os.killpg(proc.process.pid, signal.SIGTERM)
             assert proc.wait_exit() == 0
         finally:
