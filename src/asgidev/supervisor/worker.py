@@ -257,8 +257,8 @@ def run_worker(control_socket: socket.socket) -> int:
     # Loaded before the event loop starts, as with --no-reload: code that runs
     # at import (Django's database access in urls.py, say) must not find itself
     # inside a running loop.
-    loaded, status, report = _load(config, go)
-    asyncio.run(_serve(config, sockets, control, go, loaded, status, report))
+    loaded, status, load_error = _load(config, go)
+    asyncio.run(_serve(config, sockets, control, go, loaded, status, load_error))
     return 0
 
 
