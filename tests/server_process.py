@@ -29,7 +29,15 @@ class ServerProcess:
     fails the test (``pytest.fail``) with the output so far when it times out or the process exits.
     """
 
-    def __init__(self, argv: Sequence[str], cwd: Path, env: Mapping[str, str] | None = None, pass_fds: Sequence[int] = ()) -> None:
+    def __init__(
+        self,
+        argv: Sequence[str],
+        cwd: Path,
+        env: Mapping[str, str] | None = None,
+        pass_fds: Sequence[int] = (),
+        *,
+        new_session: bool = False,
+    ) -> None:
         if env is None:
             env = {**os.environ, "PYTHONUNBUFFERED": "1", "NO_COLOR": "1"}
         self._argv = [sys.executable, *argv]
@@ -43,6 +51,8 @@ class ServerProcess:
             text=True,
             bufsize=1,
             pass_fds=pass_fds,
+            # Its own session and process group, for tests signalling the whole group.
+            start_new_session=new_session,
         )
         self.url = ""
         self._lines: list[str] = []
@@ -52,9 +62,9 @@ class ServerProcess:
         self._reader.start()
 
     @classmethod
-    def asgidev(cls, args: Sequence[str], cwd: Path, env: Mapping[str, str] | None = None) -> ServerProcess:
+    def asgidev(cls, args: Sequence[str], cwd: Path, env: Mapping[str, str] | None = None, *, new_session: bool = False) -> ServerProcess:
         """``python -m asgidev ARGS``."""
-        return cls(["-m", "asgidev", *args], cwd, env)
+        return cls(["-m", "asgidev", *args], cwd, env, new_session=new_session)
 
     def _read(self) -> None:
         assert self.process.stdout is not None

@@ -128,7 +128,7 @@ def test_python_m_and_banner(running: ServerProcess) -> None:
     running.wait_for_line(r"^asgidev \S+, serving hello:app$")
     running.wait_for_line(r"^Quit the server with CONTROL-C\.$")
     running.wait_for_line(r"This is a development server")
-    running.wait_for_line(r'^\[\d\d/\w+/\d{4} [\d:]+\] "GET / HTTP/1\.1" 200 14 [\d.]+ms$')
+    running.wait_for_line(r'^\[\d\d/\w+/\d{4} [\d:]+\] "GET / HTTP/1\.1" 200 14 [\d.]+ms 127\.0\.0\.1:\d+$')
 
 
 def test_port_zero_prints_the_real_port(running: ServerProcess) -> None:

@@ -63,3 +63,16 @@ def parse_addrport(text: str) -> AddrPort:
             raise ConfigError(f"{text!r} is not a valid address.", _HINT)
         return AddrPort(match["name"], port)
     return AddrPort(None, port)
+
+
+def split_positionals(app: str | None, addrport: str | None) -> tuple[str | None, str | None]:
+    """Turn the command line's ``[APP] [ADDRPORT]`` into (app, addrport).
+
+    runserver's first habit is ``runserver 8001``: a lone positional that is a
+    valid ADDRPORT is the address, never an app. No app path can be mistaken for
+    one, because an ADDRPORT always ends in a port number and a module or
+    attribute name never starts with a digit.
+    """
+    if app is not None and addrport is None and _ADDRPORT.match(app.strip()) is not None:
+        return None, app
+    return app, addrport

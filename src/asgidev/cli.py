@@ -18,10 +18,10 @@ from typing import Annotated, Any
 import typer
 
 from asgidev import __version__
-from asgidev.addrport import parse_addrport
+from asgidev.addrport import parse_addrport, split_positionals
 from asgidev.config import Config
 from asgidev.envfile import check_env_files
-from asgidev.errors import AppImportError, AsgidevError, ConfigError
+from asgidev.errors import AppImportError, AsgidevError, ConfigError, LifespanStartupError, join_sentences
 from asgidev.options import Kind, Option, all_options, option_named
 from asgidev.sources import Layers, read_layers
 
@@ -41,8 +41,11 @@ def _version(value: bool) -> None:
 
 COMMAND_HELP = (
     "Serve an ASGI app for development, reloading it when code changes.\n\n"
-    "APP is 'module:attribute' (e.g. mysite.asgi:application); without APP a welcome page is served. "
-    "ADDRPORT is runserver's optional [addr:]port: 8001, 0:8001, 0.0.0.0:9000, [::1]:8000.\n\n"
+    "APP is 'module:attribute' (e.g. mysite.asgi:application). Without APP, asgidev serves the Django project "
+    "in the current directory, else the app it finds as 'fastapi dev' does (main.py, app.py, api.py, asgi.py, app/main.py... "
+    "defining 'app' or 'application'), else a welcome page. "
+    "ADDRPORT is runserver's optional [addr:]port: 8001, 0:8001, 0.0.0.0:9000, [::1]:8000; given alone "
+    "('asgidev 8001') it is the address.\n\n"
     "Every option can also be set as an environment variable ASGIDEV_<OPTION> (ASGIDEV_PORT=9000, "
     "ASGIDEV_RELOAD_INCLUDE='*.yaml,*.toml') or as a key of [tool.asgidev] in pyproject.toml "
     "(port = 9000, reload-include = ['*.yaml']). The command line wins over the environment, "
@@ -61,8 +64,11 @@ def _run(ctx: typer.Context, **values: Any) -> None:
         if source is not None and source.name == "COMMANDLINE":
             value = values[option.name]
             given[option.name] = option.from_items(value) if option.kind is Kind.LIST else value
+    app, addrport = split_positionals(values["app"], values["addrport"])
+    if app is None:
+        given.pop("app", None)  # 'asgidev 8001': the lone positional was the address
     try:
-        config = build_config(given, addrport=values["addrport"], layers=read_layers(os.environ, Path.cwd()))
+        config = build_config(given, addrport=addrport, layers=read_layers(os.environ, Path.cwd()))
         code = start(config)
     except AppImportError as exc:
         _print_error(exc)
@@ -71,6 +77,8 @@ def _run(ctx: typer.Context, **values: Any) -> None:
         raise typer.Exit(1) from None
     except AsgidevError as exc:
         _print_error(exc)
+        if isinstance(exc, LifespanStartupError) and exc.details:
+            print(exc.details, file=sys.stderr)
         raise typer.Exit(1) from None
     except KeyboardInterrupt:
         raise typer.Exit(130) from None
@@ -190,7 +198,7 @@ def _run_in_process(config: Config) -> int:
 
 def _print_error(exc: AsgidevError) -> None:
     message = exc.message if exc.message.startswith("Error") else f"Error: {exc.message}"
-    print(f"{message} {exc.hint}".rstrip(), file=sys.stderr)
+    print(join_sentences(message, exc.hint), file=sys.stderr)
 
 
 def main() -> None:

@@ -92,8 +92,10 @@ class Config:
     factory: bool = _opt(False, "Treat APP as a factory: call it with no arguments to get the ASGI app.", "--factory")
 
     # Where to listen.
-    host: str = _opt(DEFAULT_HOST, "Address to bind. Loopback by default; 0.0.0.0 makes the server reachable from the network.")
-    port: int = _opt(DEFAULT_PORT, "Port to bind; 0 picks a free port and prints it.", "--port", "-p")
+    host: str = _opt(
+        DEFAULT_HOST, f"Address to bind (default: {DEFAULT_HOST}, loopback); 0.0.0.0 makes the server reachable from the network."
+    )
+    port: int = _opt(DEFAULT_PORT, f"Port to bind (default: {DEFAULT_PORT}); 0 picks a free port and prints it.", "--port", "-p")
     ipv6: bool = _opt(False, "Bind the IPv6 loopback [::1] instead of 127.0.0.1 (as runserver's -6).", "--ipv6", "-6")
     uds: str | None = _opt(None, "Bind a Unix domain socket at this path instead of TCP.", is_path=True)
     fd: int | None = _opt(None, "Serve on an already-bound socket passed as this file descriptor.")

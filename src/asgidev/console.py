@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 import ipaddress
 import socket
+import sys
 from collections.abc import Sequence
 
 from asgidev import __version__
@@ -71,10 +72,36 @@ def network_warning(urls: Sequence[str]) -> str:
 
 
 def _local_addresses() -> list[str]:
-    addresses = set()
-    try:
-        for info in socket.getaddrinfo(socket.gethostname(), None, family=socket.AF_INET):
-            addresses.add(str(info[4][0]))
-    except OSError:
-        pass
-    return sorted(a for a in addresses if not a.startswith("127."))
+    """This machine's IPv4 addresses other than loopback: each interface's, else what its host name resolves to."""
+    addresses = set(_interface_addresses())
+    if not addresses:
+        try:
+            for info in socket.getaddrinfo(socket.gethostname(), None, family=socket.AF_INET):
+                addresses.add(str(info[4][0]))
+        except OSError:
+            pass
+    return sorted((a for a in addresses if not a.startswith("127.")), key=lambda a: ipaddress.ip_address(a))
+
+
+# Linux's ioctl for an interface's IPv4 address (<linux/sockios.h>), and the size of struct ifreq.
+_SIOCGIFADDR = 0x8915
+_IFREQ_SIZE = 40
+
+
+def _interface_addresses() -> list[str]:
+    """Each network interface's IPv4 address (Linux; elsewhere none, and the host name is used)."""
+    if not sys.platform.startswith("linux"):
+        return []
+    import fcntl
+    import struct
+
+    found = []
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        for _, name in socket.if_nameindex():
+            request = struct.pack("256s", name.encode()[:15])
+            try:
+                answer = fcntl.ioctl(probe.fileno(), _SIOCGIFADDR, request[:_IFREQ_SIZE])
+            except OSError:
+                continue  # an interface without an IPv4 address
+            found.append(socket.inet_ntoa(answer[20:24]))
+    return found

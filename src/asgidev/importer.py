@@ -13,6 +13,7 @@ import os
 import sys
 import traceback
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from asgidev._types import ASGIApp, Receive, Scope, Send
@@ -21,12 +22,30 @@ from asgidev.errors import AppImportError
 DEFAULT_ATTRIBUTES = ("application", "app")
 
 
+@dataclass(frozen=True, slots=True)
+class ImportedApp:
+    """An imported app, the full ``module:attribute`` it was found at, and lines worth printing about it."""
+
+    app: ASGIApp
+    spec: str
+    notes: tuple[str, ...] = ()
+
+
 def import_app(spec: str, app_dir: str = ".", *, factory: bool = False) -> ASGIApp:
-    """Import and return the ASGI 3 app named by ``spec``.
+    """Import and return the ASGI 3 app named by ``spec`` (see ``resolve_app``).
+
+    Raises:
+        AppImportError: as ``resolve_app``.
+    """
+    return resolve_app(spec, app_dir, factory=factory).app
+
+
+def resolve_app(spec: str, app_dir: str = ".", *, factory: bool = False) -> ImportedApp:
+    """Import the app named by ``spec``; a WSGI app comes back adapted to ASGI (``asgidev[wsgi]``).
 
     Raises:
         AppImportError: the module or attribute is missing, the import raised,
-            or the object is not a callable ASGI app.
+            or the object is not a callable ASGI or WSGI app.
     """
     module_name, _, attribute = spec.partition(":")
     if not module_name or (":" in spec and not attribute):
@@ -49,7 +68,9 @@ def import_app(spec: str, app_dir: str = ".", *, factory: bool = False) -> ASGIA
         raise AppImportError(
             f"Module {module_name!r} has no attribute {wanted}.",
             f"Name the app explicitly: 'asgidev {module_name}:<attribute>'.",
+            is_path_error=True,
         )
+    full_spec = f"{module_name}:{name}"
     if factory:
         if not callable(obj):
             raise AppImportError(f"{spec!r} is not callable, so it cannot be an app factory.", "Drop --factory.")
@@ -60,7 +81,11 @@ def import_app(spec: str, app_dir: str = ".", *, factory: bool = False) -> ASGIA
                 f"The app factory {spec!r} raised {type(exc).__name__}: {exc}",
                 user_traceback=format_user_traceback(exc),
             ) from exc
-    return as_asgi3(obj, spec)
+    if is_wsgi(obj):
+        from asgidev.wsgi import adapt_wsgi
+
+        return ImportedApp(adapt_wsgi(obj, full_spec), full_spec, (f"{full_spec} is a WSGI app: serving it through a2wsgi.",))
+    return ImportedApp(as_asgi3(obj, spec), full_spec)
 
 
 def _import_module(module_name: str, path: str) -> Any:
@@ -71,6 +96,7 @@ def _import_module(module_name: str, path: str) -> Any:
             raise AppImportError(
                 f"Could not import module {module_name!r} (looked in {path} and on sys.path).",
                 "Run asgidev from your project directory, or pass --app-dir.",
+                is_path_error=True,
             ) from exc
         raise _raised_during_import(module_name, exc) from exc
     except Exception as exc:
@@ -119,6 +145,24 @@ def as_asgi3(obj: Any, name: str) -> ASGIApp:
     if _is_asgi2(obj):
         return _wrap_asgi2(obj)
     return obj  # type: ignore[no-any-return]
+
+
+def is_wsgi(obj: Any) -> bool:
+    """A WSGI app (Flask, Django's WSGIHandler): a plain callable of ``(environ, start_response)``.
+
+    ASGI 3 apps take three arguments and ASGI 2 apps one, so two positional
+    parameters on a synchronous callable can only be WSGI (PEP 3333).
+    """
+    if inspect.isclass(obj) or not callable(obj):
+        return False
+    call = obj if inspect.isfunction(obj) or inspect.ismethod(obj) else getattr(obj, "__call__", None)  # noqa: B004
+    if call is None or inspect.iscoroutinefunction(call) or asyncio.iscoroutinefunction(call):
+        return False
+    try:
+        params = [p for p in inspect.signature(call).parameters.values() if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    except (TypeError, ValueError):
+        return False
+    return len(params) == 2
 
 
 def _is_asgi2(obj: Any) -> bool:

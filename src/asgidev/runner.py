@@ -14,9 +14,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from asgidev._types import ASGIApp
+from asgidev.app_discovery import discover_app
 from asgidev.builtin_apps import welcome_app
 from asgidev.config import Config
-from asgidev.importer import import_app
+from asgidev.importer import resolve_app
 from asgidev.server.server import Server
 from asgidev.server.signals import install_loop_error_handler, install_shutdown_handlers
 
@@ -46,7 +47,7 @@ class LoadedApp:
 
 
 def load_app(config: Config) -> LoadedApp:
-    """Import the app the configuration names, else a discovered Django project's, else the welcome page.
+    """Import the app the configuration names, else a discovered Django project's or ``main.py``'s, else the welcome page.
 
     Django apps come back wrapped for static files, with system checks to run
     once serving and Django's lines added to the banner (see ``asgidev.django.integration``).
@@ -54,13 +55,27 @@ def load_app(config: Config) -> LoadedApp:
     Raises:
         AppImportError: the user's app cannot be imported.
     """
-    loaded = None if config.app is None else LoadedApp(import_app(config.app, config.app_dir, factory=config.factory), config.app)
-    if loaded is None or "django" in sys.modules:
-        # Imported only here, so apps of other frameworks never import Django.
-        from asgidev.django.integration import adapt_for_django
+    # Imported only when needed, so apps of other frameworks never import Django.
+    from asgidev.django.integration import adapt_for_django
 
-        loaded = adapt_for_django(config, loaded)
-    return loaded or LoadedApp(welcome_app, WELCOME_LABEL)
+    if config.app is None:
+        loaded = adapt_for_django(config, None)  # a Django project directory?
+        if loaded is not None:
+            return loaded
+        found = discover_app(config.app_dir)
+        if found is None:
+            return LoadedApp(welcome_app, WELCOME_LABEL)
+        loaded = _import(found.spec, config, f"No APP given: found {found.spec} in {found.filename}.")
+    else:
+        loaded = _import(config.app, config)
+    if "django" in sys.modules:
+        return adapt_for_django(config, loaded) or loaded
+    return loaded
+
+
+def _import(spec: str, config: Config, *notes: str) -> LoadedApp:
+    imported = resolve_app(spec, config.app_dir, factory=config.factory)
+    return LoadedApp(imported.app, imported.spec, (*notes, *imported.notes))
 
 
 def serve_sockets(

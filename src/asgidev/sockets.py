@@ -10,7 +10,7 @@ import os
 import socket
 import stat
 
-from asgidev.config import Config
+from asgidev.config import DEFAULT_HOST, Config
 from asgidev.errors import AddressInUseError, ConfigError
 
 # Pending connections the kernel queues for us. Large, because during a reload
@@ -31,12 +31,12 @@ def bind_sockets(config: Config) -> list[socket.socket]:
     elif config.uds is not None:
         sock = _bind_unix(config.uds)
     else:
-        sock = _bind_tcp(config.host, config.port)
+        sock = _bind_tcp(config.host, config.port, config.app)
     sock.set_inheritable(True)
     return [sock]
 
 
-def _bind_tcp(host: str, port: int) -> socket.socket:
+def _bind_tcp(host: str, port: int, app: str | None = None) -> socket.socket:
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
     except socket.gaierror as exc:
@@ -59,11 +59,13 @@ def _bind_tcp(host: str, port: int) -> socket.socket:
         if exc.errno == errno.EADDRINUSE:
             raise AddressInUseError(
                 f"Error: port {port} on {host} is already in use.",
-                f"Stop the other server, or pick another port: 'asgidev APP {port + 1 if port < 65535 else 8001}' (or --port 0 for any free port).",
+                f"Stop the other server, or pick another port: '{_command_on_port(host, port + 1 if port < 65535 else 8001, app)}'"
+                " (or --port 0 for any free port).",
             ) from None
         if exc.errno in (errno.EACCES, errno.EPERM):
+            reason = "Ports below 1024 need privileges (root or CAP_NET_BIND_SERVICE)" if 0 < port < 1024 else "The system refused it"
             raise ConfigError(
-                f"Error: no permission to bind {shown}.", "Ports below 1024 need privileges; use a port such as 8000."
+                f"Error: no permission to bind {shown}.", f"{reason}; use a port such as 8000: '{_command_on_port(host, 8000, app)}'."
             ) from None
         if exc.errno == errno.EADDRNOTAVAIL:
             raise ConfigError(
@@ -72,6 +74,12 @@ def _bind_tcp(host: str, port: int) -> socket.socket:
         raise ConfigError(f"Error: cannot bind {shown}: {exc.strerror}.") from None
     sock.setblocking(False)
     return sock
+
+
+def _command_on_port(host: str, port: int, app: str | None) -> str:
+    """The ``asgidev`` command line serving ``app`` on ``port`` instead (runserver's ADDRPORT form)."""
+    addrport = str(port) if host == DEFAULT_HOST else f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    return " ".join(["asgidev", *([app] if app else []), addrport])
 
 
 def _bind_unix(path: str) -> socket.socket:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from typing import Any
 
 from asgidev._types import ASGIApp, Message
@@ -49,16 +50,33 @@ class Lifespan:
         if message is None:
             return
         if message["type"] == "lifespan.startup.failed":
-            raise LifespanStartupError(f"Lifespan startup failed: {message.get('message', '') or 'no message given'}.")
+            reason = str(message.get("message", "")).strip() or "no message given"
+            if "\n" not in reason:
+                raise LifespanStartupError(f"Lifespan startup failed: {reason}")
+            # A whole traceback (Litestar sends one): its last exception line says what failed; the rest goes below.
+            raise LifespanStartupError(f"Lifespan startup failed: {_last_exception_line(reason)}", details=reason)
+        logger.info("Application startup complete.")
 
     async def shutdown(self) -> None:
         """Send ``lifespan.shutdown`` and wait for the app's answer (errors are logged)."""
         if not self.is_supported or self._task is None:
             return
         await self._to_app.put({"type": "lifespan.shutdown"})
-        message = await self._wait_answer()
-        if message is not None and message["type"] == "lifespan.shutdown.failed":
-            logger.error("Lifespan shutdown failed: %s", message.get("message", ""))
+        getter = asyncio.ensure_future(self._from_app.get())
+        await asyncio.wait({getter, self._task}, return_when=asyncio.FIRST_COMPLETED)
+        if getter.done():
+            message = getter.result()
+            if message["type"] == "lifespan.shutdown.failed":
+                logger.error("Lifespan shutdown failed: %s", message.get("message", "") or "no message given")
+        else:
+            getter.cancel()
+            exc = None if self._task.cancelled() else self._task.exception()
+            if exc is not None:
+                # The server is stopping anyway: say what went wrong, in the user's frames, and carry on.
+                from asgidev.importer import format_user_traceback
+
+                self.app_exception = exc
+                logger.error("Lifespan shutdown failed (%s: %s).\n%s", type(exc).__name__, exc, format_user_traceback(exc).rstrip())
         if not self._task.done():
             self._task.cancel()
 
@@ -94,3 +112,12 @@ class Lifespan:
 
     async def _send(self, message: Message) -> None:
         await self._from_app.put(message)
+
+
+def _last_exception_line(traceback_text: str) -> str:
+    """``RuntimeError: no database`` out of a formatted traceback (exception groups' ``|`` margins included)."""
+    for line in reversed(traceback_text.splitlines()):
+        line = line.strip(" |+-")
+        if line and not line.startswith("File ") and re.match(r"^[\w.]+(: |$)", line):
+            return line
+    return traceback_text.splitlines()[-1]

@@ -102,6 +102,8 @@ def _prepare(config: Config, loaded: LoadedApp, notes: tuple[str, ...]) -> Loade
     from asgidev.django.static import with_static_files
 
     static = with_static_files(loaded.app, config)
+    # Before serving, unlike the checks: the first request would import it anyway.
+    _import_urlconf()
     settings_module = settings.SETTINGS_MODULE or "settings.configure()"
     lines = [f"Django version {django.get_version()}, using settings {settings_module!r}", *notes]
     if static.banner_line:
@@ -113,6 +115,31 @@ def _prepare(config: Config, loaded: LoadedApp, notes: tuple[str, ...]) -> Loade
         _guard_patterns(settings.ALLOWED_HOSTS),
         after_start=functools.partial(start_checks, skip_checks=config.skip_checks),
     )
+
+
+def _import_urlconf() -> None:
+    """Import ROOT_URLCONF now, as the first request would.
+
+    A typo in urls.py, or in a views.py it imports, is then broken code like
+    any other: the error page naming the file and line, healed by the next
+    save, instead of a bare 500 on every URL and crashed system checks.
+
+    Raises:
+        AppImportError: the URLconf (or a module it imports) raised.
+    """
+    from django.conf import settings
+    from django.urls import get_resolver  # type: ignore[import-untyped]
+
+    if not getattr(settings, "ROOT_URLCONF", None):
+        return
+    try:
+        get_resolver().urlconf_module  # noqa: B018 -- a cached property: importing is the point
+    except Exception as exc:
+        raise AppImportError(
+            f"Importing the URLconf {settings.ROOT_URLCONF!r} raised {type(exc).__name__}: {exc}",
+            "Fix the error in your code; the traceback shows where it is.",
+            user_traceback=format_user_traceback(exc),
+        ) from exc
 
 
 def _guard_patterns(allowed_hosts: list[str]) -> tuple[str, ...]:

@@ -16,7 +16,8 @@ from typing import Protocol
 import h11
 
 from asgidev._types import Headers
-from asgidev.asgi.http import ClientDisconnectedError, HTTPCycle, RequestState, ResponseState
+from asgidev.asgi.disconnect import is_client_disconnect
+from asgidev.asgi.http import HTTPCycle, RequestState, ResponseState
 from asgidev.protocols import http11
 from asgidev.server.deadline import Deadline
 from asgidev.server.shared import ServerShared, access_logger, log_access
@@ -128,6 +129,9 @@ class HTTPConnection(asyncio.Protocol):
         cycle = self.cycle
         if cycle is not None and cycle.response_state is not ResponseState.COMPLETE:
             cycle.feed_disconnect()
+            if cycle.status and self.shared.is_access_log:
+                # A stream the client left (a closed SSE tab) still gets its line.
+                log_access(cycle, cycle.body_bytes, "client disconnected")
         self.write_flow.wake()
 
     def pause_writing(self) -> None:
@@ -294,7 +298,7 @@ class HTTPConnection(asyncio.Protocol):
             self.transport.close()
 
     def _report_app_exception(self, cycle: HTTPCycle, exc: BaseException) -> None:
-        if isinstance(exc, (ClientDisconnectedError, asyncio.CancelledError)):
+        if is_client_disconnect(exc, is_client_gone=cycle.is_disconnected):
             logger.debug("App stopped after the client disconnected: %r", exc)
             return
         logger.error("Exception in ASGI application (%s %s)", cycle.scope["method"], cycle.scope["path"], exc_info=exc)

@@ -105,20 +105,26 @@ class ServerShared:
         return self.defaults.merged(app_headers)
 
 
-def log_access(cycle: HTTPCycle, body_bytes: int) -> None:
-    """One access-log line for a completed response, runserver-style plus the duration and the body bytes sent."""
+def log_access(cycle: HTTPCycle, body_bytes: int, note: str = "") -> None:
+    """One access-log line for a response, runserver-style plus the duration, the body bytes sent and the client.
+
+    ``note`` says how a response that did not complete ended (the client left).
+    """
     scope = cycle.scope
     elapsed_ms = (time.perf_counter() - cycle.started_at) * 1000
     target = scope["raw_path"].decode("latin-1")
     if scope["query_string"]:
         target += "?" + scope["query_string"].decode("latin-1")
+    client = scope.get("client")
     access_logger.info(
-        '"%s %s HTTP/%s" %d %d %.1fms',
+        '"%s %s HTTP/%s" %d %d %.1fms %s%s',
         scope["method"],
         target,
         scope["http_version"],
         cycle.status,
         body_bytes,
         elapsed_ms,
+        f"{client[0]}:{client[1]}" if client else "-",
+        f" ({note})" if note else "",
         extra={"status_code": cycle.status},
     )

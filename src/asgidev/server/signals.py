@@ -1,6 +1,6 @@
 """Signal and loop-error handling for the process that owns the server (the CLI without reload, or a worker).
 
-First SIGINT/SIGTERM: graceful shutdown. Second: exit at once.
+First SIGINT/SIGTERM/SIGHUP: graceful shutdown. A second Ctrl+C: exit at once.
 The embedding API never installs these.
 """
 
@@ -13,27 +13,29 @@ import signal
 import time
 from collections.abc import Callable
 
+from asgidev.stop_signals import stop_signal_handler
+
 logger = logging.getLogger(__name__)
 
-SHUTDOWN_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+# SIGHUP too: a closed terminal ends the server, as it ends runserver and uvicorn.
+SHUTDOWN_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 def install_shutdown_handlers(request_shutdown: Callable[[], None], signals: tuple[signal.Signals, ...] = SHUTDOWN_SIGNALS) -> None:
-    """Route ``signals`` to ``request_shutdown`` on the running loop; a second one exits immediately."""
+    """Route ``signals`` to ``request_shutdown`` on the running loop; a second Ctrl+C exits immediately."""
     loop = asyncio.get_running_loop()
-    received: list[int] = []
 
-    def on_signal(signum: int) -> None:
-        received.append(signum)
-        if len(received) == 1:
-            logger.info("Shutting down (press CONTROL-C again to stop at once).")
-            request_shutdown()
-        else:
-            logger.warning("Second signal received: exiting at once.")
-            os._exit(128 + signum)
+    def on_first(_signum: int) -> None:
+        logger.info("Shutting down (press CONTROL-C again to stop at once).")
+        request_shutdown()
 
+    def on_force(signum: int) -> None:
+        logger.warning("Second interrupt: exiting at once.")
+        os._exit(128 + signum)
+
+    handler = stop_signal_handler(on_first, on_force)
     for sig in signals:
-        loop.add_signal_handler(sig, on_signal, sig)
+        loop.add_signal_handler(sig, handler, sig)
 
 
 # Out of file descriptors, asyncio's accept loop reports every failed accept

@@ -27,6 +27,7 @@ from collections import deque
 from asgidev.config import Config
 from asgidev.envfile import env_file_paths
 from asgidev.sockets import bind_sockets
+from asgidev.stop_signals import has_controlling_terminal, stop_signal_handler
 from asgidev.supervisor.handle import Worker, WorkerState
 from asgidev.supervisor.handoff import (
     ChannelClosedError,
@@ -43,6 +44,11 @@ logger = logging.getLogger("asgidev.reload")
 
 # Extra time a stopping worker gets beyond the graceful timeout before SIGKILL.
 KILL_MARGIN_S = 2.0
+# How long a worker's exit by SIGTERM/SIGHUP waits to be called a crash: long
+# enough for our own copy of a group-wide signal to be handled first.
+GROUP_SIGNAL_SETTLE_S = 0.1
+# Exit codes of a worker stopped by a signal it handles gracefully (it exits 0) or by SIGTERM/SIGHUP itself.
+_SIGNALLED_EXITS = frozenset({0, -signal.SIGTERM, -signal.SIGHUP})
 # Restart delays for a worker that keeps crashing before it is ready.
 CRASH_BACKOFF_S = (0.5, 1.0, 2.0, 5.0)
 # The spare worker starts this long after the current one is ready, so its
@@ -91,6 +97,8 @@ class Supervisor:
         if watcher.done() and not watcher.cancelled() and watcher.exception() is not None:
             # Serving matters more than reloading: say why, and serve on.
             logger.error("Cannot watch files for changes (%s); serving without reloading.", watcher.exception())
+        else:
+            watcher.add_done_callback(self._on_watcher_failed)
         self._start_worker()
         await self._stop.wait()
         watcher.cancel()
@@ -98,24 +106,51 @@ class Supervisor:
         await self._stop_all()
         return 0
 
-    def _install_signals(self, loop: asyncio.AbstractEventLoop) -> None:
-        seen: list[int] = []
+    def _on_watcher_failed(self, watcher: asyncio.Task[None]) -> None:
+        """File watching ended mid-session: reloading has stopped, which must not go unnoticed."""
+        if watcher.cancelled() or self.is_stopping:
+            return
+        logger.error(
+            "File watching stopped (%s): code changes no longer reload the server. Restart asgidev to reload again.",
+            watcher.exception() or "the watcher ended",
+        )
 
-        def on_stop_signal(signum: int) -> None:
-            seen.append(signum)
-            if len(seen) == 1:
-                logger.info("Shutting down (press CONTROL-C again to stop at once).")
-                self._stop.set()
-                return
+    def _install_signals(self, loop: asyncio.AbstractEventLoop) -> None:
+        # A hang-up while we have a terminal is the terminal closing: stop, as
+        # runserver and uvicorn do. Without one (nohup, a service), SIGHUP is
+        # a deliberate "reload now".
+        had_terminal = has_controlling_terminal()
+
+        def on_first(signum: int) -> None:
+            logger.info("Shutting down (press CONTROL-C again to stop at once).")
+            self._begin_stopping()
+
+        def on_force(signum: int) -> None:
             logger.warning("Second interrupt: stopping at once.")
             for w in self.workers:
                 w.kill()
             os._exit(128 + signum)
 
+        on_stop_signal = stop_signal_handler(on_first, on_force)
+
+        def on_hangup() -> None:
+            if had_terminal and not has_controlling_terminal():
+                on_stop_signal(signal.SIGHUP)
+            else:
+                self.reload("SIGHUP")
+
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, on_stop_signal, sig)
-        if hasattr(signal, "SIGHUP"):
-            loop.add_signal_handler(signal.SIGHUP, self.reload, "SIGHUP")
+        loop.add_signal_handler(signal.SIGHUP, on_hangup)
+
+    def _begin_stopping(self) -> None:
+        """Shutdown is one state, entered here: from now on no worker is started, restarted or reloaded."""
+        self.is_stopping = True
+        if self._retry is not None:
+            self._retry.cancel()
+        if self._spare_timer is not None:
+            self._spare_timer.cancel()
+        self._stop.set()
 
     # -- reloading ------------------------------------------------------------
 
@@ -159,6 +194,9 @@ class Supervisor:
                 batches = changes_of(roots, watch_filter, mode)
                 next_batch = asyncio.ensure_future(anext(batches))
                 continue
+            if gone := [root for root in roots if not root.is_dir()]:
+                # The OS dropped its watches with the directory: nothing more would ever arrive.
+                raise FileNotFoundError(f"the watched directory {gone[0]} was removed")
             next_batch = asyncio.ensure_future(anext(batches))
             paths = [path for _, path in changes]
             if self.config.live_reload and all(is_asset(path) for path in paths):
@@ -385,7 +423,16 @@ class Supervisor:
         if worker is self.spare:
             self.spare = None
         elif worker is self.current and not self.is_stopping:
-            self._on_crash(was, code)
+            if code in _SIGNALLED_EXITS:
+                # Stopped by a signal that may have been sent to the whole group:
+                # ours arrives within a loop turn or two; only then is this a crash.
+                asyncio.get_running_loop().call_later(GROUP_SIGNAL_SETTLE_S, self._on_crash_unless_stopping, worker, was, code)
+            else:
+                self._on_crash(was, code)
+
+    def _on_crash_unless_stopping(self, worker: Worker, state: WorkerState, code: int) -> None:
+        if worker is self.current and not self.is_stopping:
+            self._on_crash(state, code)
 
     def _on_crash(self, state: WorkerState, code: int) -> None:
         how = f"was killed by {signal.Signals(-code).name}" if code < 0 else f"exited with status {code}"
@@ -411,11 +458,7 @@ class Supervisor:
 
     async def _stop_all(self) -> None:
         """Stop every worker gracefully, then kill what is left."""
-        self.is_stopping = True
-        if self._retry is not None:
-            self._retry.cancel()
-        if self._spare_timer is not None:
-            self._spare_timer.cancel()
+        self._begin_stopping()
         for worker in list(self.workers):
             self._retire(worker)
         waits = [w.exited.wait() for w in self.workers]

@@ -23,7 +23,7 @@ from asgidev.builtin_apps import broken_code_app
 from asgidev.config import Config
 from asgidev.envfile import apply as apply_env_files
 from asgidev.envfile import env_file_paths
-from asgidev.errors import AppImportError, LifespanStartupError
+from asgidev.errors import AppImportError, LifespanStartupError, join_sentences
 from asgidev.log import configure_logging
 from asgidev.runner import LoadedApp, load_app
 from asgidev.server.server import Server
@@ -45,6 +45,8 @@ if TYPE_CHECKING:
 # Named explicitly: run with -m, this module is __main__, outside the asgidev logger tree.
 logger = logging.getLogger("asgidev.supervisor.worker")
 
+# The fix for an APP that names nothing: the command line, or the file it should name.
+COMMAND_LINE_HINT = "Check APP on the command line (module:attribute, e.g. main:app), or create it: asgidev loads it once it is saved."
 # How long a stopping worker waits for connections it was still adopting (they take a loop turn or two).
 ADOPTION_WAIT_S = 1.0
 # Connections being adopted from a previous worker (kept referenced until done).
@@ -58,21 +60,25 @@ _adoptions: set[asyncio.Future[None]] = set()
 MODULE_REPORT_DELAYS_S = (0.1, 1.0, 5.0)
 
 
-def _load(config: Config, go: GoOptions) -> tuple[LoadedApp, Kind]:
-    """The app to serve, or the error page explaining why it cannot be."""
+def _load(config: Config, go: GoOptions) -> tuple[LoadedApp, Kind, str]:
+    """The app to serve, or the error page explaining why it cannot be, and what to log after the banner."""
     if go.crash_report:
         page = broken_code_app("The server worker crashed", go.crash_report, "", "asgidev restarts it when you save a file, or shortly.")
-        return LoadedApp(page, config.app or "the app"), Kind.BROKEN
+        return LoadedApp(page, config.app or "the app"), Kind.BROKEN, ""
     try:
-        return load_app(config), Kind.READY
+        return load_app(config), Kind.READY, ""
     except AppImportError as exc:
-        logger.error("%s\n%s", exc.message, exc.user_traceback.rstrip())
+        if exc.is_path_error:
+            # Nothing in the user's code is wrong: APP names something that is not there.
+            hint = join_sentences(exc.hint, COMMAND_LINE_HINT)
+            page = broken_code_app("The app named on the command line was not found", exc.message, "", hint)
+            return LoadedApp(page, config.app or "the app"), Kind.BROKEN, join_sentences(exc.message, hint)
         page = broken_code_app("Your code could not be loaded", exc.message, exc.user_traceback, exc.hint)
-        return LoadedApp(page, config.app or "the app"), Kind.BROKEN
+        return LoadedApp(page, config.app or "the app"), Kind.BROKEN, f"{exc.message}\n{exc.user_traceback.rstrip()}"
 
 
 async def _serve(
-    config: Config, sockets: list[socket.socket], control: ControlChannel, go: GoOptions, loaded: LoadedApp, status: Kind
+    config: Config, sockets: list[socket.socket], control: ControlChannel, go: GoOptions, loaded: LoadedApp, status: Kind, report: str = ""
 ) -> None:
     config = loaded.configure(config)
     # Every page this worker serves, the error page included, carries the
@@ -83,8 +89,9 @@ async def _serve(
     try:
         await server.start()
     except LifespanStartupError as exc:
-        logger.error("%s", exc)
-        page = broken_code_app("The app's startup failed", str(exc), _traceback_of(server.lifespan.app_exception))
+        details = exc.details or _traceback_of(server.lifespan.app_exception)
+        report = f"{exc}\n{details.rstrip()}" if details else str(exc)
+        page = broken_code_app("The app's startup failed", exc.message, details, exc.hint)
         loaded = LoadedApp(page, loaded.label)
         status = Kind.BROKEN
         live = _live_reload(page, config, generation)
@@ -99,6 +106,9 @@ async def _serve(
     control.send(status)
     if go.print_banner:
         _print_banner(config, loaded, sockets)
+    if report:
+        # After the banner, so the last thing on the screen says what is wrong.
+        logger.error("%s", report)
     if loaded.after_start is not None:
         loaded.after_start()
     reporter = _ModuleReporter(control, go.watch_roots)
@@ -207,8 +217,10 @@ def main() -> None:
 
 def run_worker(control_socket: socket.socket) -> int:
     """Be a worker on this control socket (a fresh interpreter, or forked early: see spawn.py)."""
-    # Ctrl+C reaches the whole process group; the supervisor decides what it means.
+    # Ctrl+C and a terminal's hang-up reach the whole process group; the
+    # supervisor decides what they mean (stop, or reload for a deliberate kill -HUP).
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
     control = ControlChannel(control_socket)
     # A worker starts as a spare: Python and asgidev are loaded, the user's code
     # is not. While it waits, WARM tells it which installed modules the app
@@ -245,8 +257,8 @@ def run_worker(control_socket: socket.socket) -> int:
     # Loaded before the event loop starts, as with --no-reload: code that runs
     # at import (Django's database access in urls.py, say) must not find itself
     # inside a running loop.
-    loaded, status = _load(config, go)
-    asyncio.run(_serve(config, sockets, control, go, loaded, status))
+    loaded, status, load_error = _load(config, go)
+    asyncio.run(_serve(config, sockets, control, go, loaded, status, load_error))
     return 0
 
 
