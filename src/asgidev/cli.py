@@ -122,7 +122,10 @@ def _typer_option(option: Option) -> tuple[Any, Any, Any]:
         return bool, typer.Option(*switches, **kwargs), option.default
     if option.kind is Kind.LIST:
         shown = ",".join(str(item) for item in option.default)
-        return list[str] | None, typer.Option(*option.on_flags, show_default=shown or False, **kwargs), None
+        if shown:
+            # In the help text: click would print a show_default string in parentheses, "(127.0.0.1)".
+            kwargs["help"] = f"{option.help}  [default: {shown}]"
+        return list[str] | None, typer.Option(*option.on_flags, show_default=False, **kwargs), None
     kind: Any = option.value_type | None if option.is_optional else option.value_type
     if option.kind is Kind.CHOICE:
         # Config checks the value: its message names the choices.
