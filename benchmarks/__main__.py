@@ -19,6 +19,7 @@ from typing import Any
 
 from benchmarks import affinity, prerequisites, report, summary
 from benchmarks.load import default_client
+from benchmarks.measure_big_tree import run_big_tree
 from benchmarks.measure_embedding import run_embedding
 from benchmarks.measure_live_reload import run_live_reload
 from benchmarks.measure_live_reload import summarize as summarize_live_reload
@@ -30,7 +31,7 @@ from benchmarks.throughput import WORKLOADS, run_throughput
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 DOCS_DIR = Path(__file__).resolve().parent.parent / "docs"
-EXTRAS = ("startup", "slow-reader", "reload", "live-reload", "embedding")
+EXTRAS = ("startup", "slow-reader", "reload", "live-reload", "embedding", "big-tree")
 VERSIONED = ("asgidev", "uvicorn", "h11", "httptools", "uvloop", "hypercorn", "daphne", "django")
 
 
@@ -178,6 +179,11 @@ def _measure_all(
         _log("live reload in a browser:")
         samples, found = run_live_reload(3 if args.quick else 10, _log)
         results["live_reload"] = {"samples": samples, "summary": summarize_live_reload(samples)}
+        problems += found
+    if "big-tree" in extras:
+        _log("watching a 50,000-file project:")
+        samples, found = run_big_tree(servers, 3 if args.quick else 5, _log)
+        results["big_tree"] = {"samples": samples}
         problems += found
     if "embedding" in extras:
         _log("in-process start:")

@@ -42,6 +42,7 @@ def render_markdown(results: dict[str, Any], chart_name: str | None, reload_char
     lines += _slow_reader_section(results)
     lines += _reload_section(results, reload_chart_name)
     lines += _live_reload_section(results)
+    lines += big_tree_section(results)
     lines += _embedding_section(results)
     if results.get("problems"):
         lines += ["## Problems met during the run", ""] + [f"- {p}" for p in results["problems"]] + [""]
@@ -231,6 +232,32 @@ def write_reload_chart(results: dict[str, Any], path: Path) -> bool:
     figure.savefig(path, dpi=110)
     plt.close(figure)
     return True
+
+
+def big_tree_section(results: dict[str, Any]) -> list[str]:
+    rows = results.get("big_tree", {}).get("samples", [])
+    if not rows:
+        return []
+    lines = [
+        "## Watching a big project",
+        "",
+        f"A git repository of {rows[0]['files']:,} files: the app's package (500 modules), `node_modules` (30,000), a `.venv` "
+        "(15,000) and a git-ignored `build/` (4,000). Idle CPU: the whole process tree's CPU time over 5 s of idleness, as a "
+        "percentage of one CPU. Change seen: from the write until the reloader logs it; served: until the new code answers "
+        "(median of the edits). Then 200 rounds of what a running app writes (a log line, a SQLite insert, generated code in "
+        "`build/`, bytecode) and the reloads they caused. Targets (issue 18): idle CPU ≤ 1 %, a change seen in ≤ 100 ms "
+        "with OS events and ≤ 500 ms polling, 0 reloads from app writes.",
+        "",
+        "| Reloader | idle CPU % | change seen ms | served ms | edits | reloads from app writes |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for row in rows:
+        seen = "—" if row["seen_ms"] is None else f"{row['seen_ms']}"
+        lines.append(
+            f"| {row['variant']} | {row['idle_cpu_percent']:.2f} | {seen} | {row['reload_ms']} | {row['edits']} | "
+            f"{row['reloads_from_app_writes']} |"
+        )
+    return [*lines, ""]
 
 
 def _live_reload_section(results: dict[str, Any]) -> list[str]:
