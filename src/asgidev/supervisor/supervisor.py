@@ -25,7 +25,6 @@ import time
 from collections import deque
 
 from asgidev.config import Config
-from asgidev.envfile import env_file_paths
 from asgidev.sockets import bind_sockets
 from asgidev.stop_signals import has_controlling_terminal, stop_signal_handler
 from asgidev.supervisor.handle import Worker, WorkerState
@@ -34,10 +33,10 @@ from asgidev.supervisor.handoff import (
     GoOptions,
     Kind,
     Message,
-    WarmRequest,
     config_to_json,
 )
 from asgidev.supervisor.spawn import spawn_worker, take_early
+from asgidev.supervisor.warm_set import WarmSet
 from asgidev.tls import build_ssl_context
 
 logger = logging.getLogger("asgidev.reload")
@@ -74,10 +73,7 @@ class Supervisor:
         self.crash_count = 0
         self.is_stopping = False
         self.is_announced = False
-        # The warm set (see warm.py): installed modules the workers imported, in
-        # import order, for the spare to import before the next change.
-        self.warm_modules: dict[str, None] = {}
-        self._watch_roots: tuple[str, ...] | None = None
+        self.warm_set = WarmSet(config)
         self._stop = asyncio.Event()
         self._retry: asyncio.TimerHandle | None = None
         self._spare_timer: asyncio.TimerHandle | None = None
@@ -277,21 +273,9 @@ class Supervisor:
         self.current = worker
         # If it died meanwhile, its end-of-file arrives through _on_control.
         with contextlib.suppress(OSError):
-            go = GoOptions(config_to_json(self.config), print_banner, crash_report, self.watch_roots)
+            go = GoOptions(config_to_json(self.config), print_banner, crash_report, self.warm_set.roots)
             worker.control.send(Kind.GO, go.encode(), [s.fileno() for s in self.sockets])
         return worker
-
-    @property
-    def watch_roots(self) -> tuple[str, ...]:
-        """The watched roots, as given and resolved: the project's code, never warmed."""
-        if self._watch_roots is None:
-            from asgidev.supervisor.watcher import watch_roots
-
-            roots = watch_roots(self.config)
-            self._watch_roots = tuple(
-                dict.fromkeys([*map(str, roots), *(os.path.abspath(r) for r in self.config.reload_dirs or (self.config.app_dir,))])
-            )
-        return self._watch_roots
 
     def _spawn(self) -> Worker:
         """Start a worker process that waits for GO (or adopt the one started before parsing the command line)."""
@@ -310,30 +294,14 @@ class Supervisor:
         self._spare_timer = None
         if self.spare is None and not self.is_stopping:
             self.spare = self._spawn()
-            self._warm(self.spare, list(self.warm_modules))
-
-    def _warm(self, worker: Worker, modules: list[str]) -> None:
-        """Ask a spare to import ``modules`` now (unless reloads are to start cold)."""
-        if modules and not self.config.reload_cold:
-            with contextlib.suppress(OSError):
-                request = WarmRequest(tuple(modules), self.watch_roots, tuple(map(str, env_file_paths(self.config))))
-                worker.control.send(Kind.WARM, request.encode())
-
-    def _learn(self, modules: list[str]) -> None:
-        """A worker reported its imports: remember new ones, and pass them to the waiting spare."""
-        new = [name for name in modules if name not in self.warm_modules]
-        self.warm_modules.update(dict.fromkeys(new))
-        if new and self.spare is not None:
-            self._warm(self.spare, new)
+            self.warm_set.ask(self.spare, list(self.warm_set.modules))
 
     def _on_stale(self, worker: Worker, changed: str) -> None:
         """The spare declined GO: a file it imported changed on disk. Serve this change from a cold worker."""
         worker.state = WorkerState.STOPPING  # it exits by itself
         if worker is not self.current or self.is_stopping:
             return
-        logger.info(
-            "%s changed since the spare worker loaded it: this reload starts a fresh interpreter, and the next spare warms again.", changed
-        )
+        logger.info("%s changed since the spare worker loaded it: this reload starts from a fresh interpreter.", changed)
         self.current = None
         self._start_worker()
 
@@ -364,16 +332,11 @@ class Supervisor:
             self.pending_connections.append((message.fds[0], message.payload))
             self._forward_connections()
         elif message.kind is Kind.MODULES:
-            self._learn(json.loads(message.payload))
+            new = self.warm_set.learn(message.payload)
+            if new and self.spare is not None:
+                self.warm_set.ask(self.spare, new)
         elif message.kind is Kind.WARMED:
-            report = json.loads(message.payload)
-            worker.warm_modules = int(report["modules"])
-            logger.debug(
-                "Spare worker warm: %d modules in %d ms; left for after a change: %s",
-                report["modules"],
-                report["ms"],
-                report["refused"] or "none",
-            )
+            self.warm_set.note_warmed(worker, message.payload)
         elif message.kind is Kind.STALE:
             self._on_stale(worker, message.payload.decode(errors="replace"))
 
