@@ -195,15 +195,33 @@ def _reload_section(results: dict[str, Any], chart_name: str | None) -> list[str
     return [*lines, ""]
 
 
-def write_reload_chart(results: dict[str, Any], path: Path) -> bool:
-    """Reload latency per app and server (median, min-max) as a PNG; False when there is nothing to draw."""
-    rows = results.get("reload", {}).get("summary", [])
+def _pyplot() -> Any:
+    """matplotlib's pyplot on the file-only backend, or None when matplotlib is not installed."""
     try:
         import matplotlib
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
+        return None
+    return plt
+
+
+def _bars(axis: Any, values: list[Spread | None], index: int, count: int, label: str) -> None:
+    """One series of bars (median, with min-max whiskers), the ``index``-th of ``count`` side by side per x position."""
+    width = 0.8 / max(1, count)
+    drawn = [(position, value) for position, value in enumerate(values) if value]
+    xs = [position + (index - (count - 1) / 2) * width for position, _ in drawn]
+    heights = [value["median"] for _, value in drawn]
+    whiskers = [[v["median"] - v["min"] for _, v in drawn], [v["max"] - v["median"] for _, v in drawn]]
+    axis.bar(xs, heights, width, yerr=whiskers, capsize=2, label=label)
+
+
+def write_reload_chart(results: dict[str, Any], path: Path) -> bool:
+    """Reload latency per app and server (median, min-max) as a PNG; False when there is nothing to draw."""
+    rows = results.get("reload", {}).get("summary", [])
+    plt = _pyplot()
+    if plt is None:
         return False
     rows = [r for r in rows if r["latency_ms"]]
     if not rows:
@@ -211,19 +229,9 @@ def write_reload_chart(results: dict[str, Any], path: Path) -> bool:
     apps = list(dict.fromkeys(r["app"] for r in rows))
     servers = list(dict.fromkeys(r["server"] for r in rows))
     figure, axis = plt.subplots(figsize=(13, 5), constrained_layout=True)
-    width = 0.8 / max(1, len(servers))
     for index, server in enumerate(servers):
-        xs, heights, below, above = [], [], [], []
-        for position, app in enumerate(apps):
-            row = next((r for r in rows if r["app"] == app and r["server"] == server), None)
-            if row is None:
-                continue
-            value = row["latency_ms"]
-            xs.append(position + (index - (len(servers) - 1) / 2) * width)
-            heights.append(value["median"])
-            below.append(value["median"] - value["min"])
-            above.append(value["max"] - value["median"])
-        axis.bar(xs, heights, width, yerr=[below, above], capsize=2, label=server)
+        values = [next((r["latency_ms"] for r in rows if r["app"] == app and r["server"] == server), None) for app in apps]
+        _bars(axis, values, index, len(servers), server)
     axis.set_xticks(range(len(apps)), apps)
     axis.set_yscale("log")
     axis.set_ylabel("save → new body, ms (log scale)")
@@ -302,12 +310,8 @@ def _embedding_section(results: dict[str, Any]) -> list[str]:
 def write_chart(results: dict[str, Any], path: Path) -> bool:
     """The four ratio panels as a PNG; False when matplotlib is missing or there is nothing to draw."""
     rows = results.get("throughput", {}).get("summary", [])
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
+    plt = _pyplot()
+    if plt is None:
         return False
     if not rows:
         return False
@@ -319,22 +323,15 @@ def write_chart(results: dict[str, Any], path: Path) -> bool:
         ("cpu_us_per_req_ratio", 64, "server CPU per request at c=64 (lower is better)"),
     )
     figure, axes = plt.subplots(2, 2, figsize=(13, 8), constrained_layout=True)
-    width = 0.8 / max(1, len(servers))
     for axis, (metric, concurrency, title) in zip(axes.flat, panels, strict=True):
         for index, server in enumerate(servers):
-            xs, heights, below, above = [], [], [], []
-            for position, workload in enumerate(workloads):
-                row = next(
-                    (r for r in rows if r["workload"] == workload.name and r["server"] == server and r["concurrency"] == concurrency), None
+            values = [
+                next(
+                    (r[metric] for r in rows if r["workload"] == w.name and r["server"] == server and r["concurrency"] == concurrency), None
                 )
-                value = row and row[metric]
-                if not value:
-                    continue
-                xs.append(position + (index - (len(servers) - 1) / 2) * width)
-                heights.append(value["median"])
-                below.append(value["median"] - value["min"])
-                above.append(value["max"] - value["median"])
-            axis.bar(xs, heights, width, yerr=[below, above], capsize=2, label=server)
+                for w in workloads
+            ]
+            _bars(axis, values, index, len(servers), server)
         axis.axhline(1.0, color="black", linewidth=0.8)
         axis.set_xticks(range(len(workloads)), [w.name for w in workloads])
         axis.set_title(title)

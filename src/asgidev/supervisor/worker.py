@@ -230,8 +230,8 @@ def run_worker(control_socket: socket.socket) -> int:
     warm = WarmState()
     while (message := control.wait_message()) is not None and message.kind is Kind.WARM:
         request = WarmRequest.decode(message.payload)
-        if not warm.imported:
-            warm.apply_env_files(request.env_files)
+        # Every WARM names the env files; applying them again sets nothing new (set variables win).
+        warm.apply_env_files(request.env_files)
         warm.warm(request.modules, request.watch_roots, control.has_waiting_message)
         with contextlib.suppress(OSError):
             report = {"modules": warm.imported, "ms": round(warm.milliseconds), "refused": warm.refused}
