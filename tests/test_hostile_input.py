@@ -142,9 +142,8 @@ CORPUS = [
     pytest.param(b"POST / HTTP/1.1\r\n" + H + b"Transfer-Encoding: identity\r\n\r\n", refused(501), id="te-identity"),
     pytest.param(b"POST / HTTP/1.1\r\n" + H + b"Transfer-Encoding: xchunked\r\n\r\n0\r\n\r\n", refused(501), id="te-xchunked"),
     pytest.param(b"POST / HTTP/1.1\r\n" + H + b"Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", refused(501), id="te-twice"),
-    # RFC 9112 section 6.1: Transfer-Encoding in HTTP/1.0 makes the framing suspect,
-    # so the connection must close after the response (asgidev never keeps 1.0 alive).
-    pytest.param(b"POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", served_or_refused(), id="te-in-http10"),
+    # RFC 9112 section 6.1: Transfer-Encoding in HTTP/1.0 means faulty framing (a 1.0 proxy reads no chunks).
+    pytest.param(b"POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", refused(400), id="te-in-http10"),
     # -- chunk sizes: the head is fine (the app may start) but the body never completes --------
     # Each of these is accepted by Python's int(..., 16); none is a valid chunk-size (1*HEXDIG).
     pytest.param(CHUNKED + b"0_5\r\nhello\r\n0\r\n\r\n", refused_body(400), id="chunk-size-underscore"),
@@ -155,8 +154,27 @@ CORPUS = [
     pytest.param(CHUNKED + b"\r\nhello\r\n0\r\n\r\n", refused_body(400), id="chunk-size-empty"),
     pytest.param(CHUNKED + b"g\r\nhello\r\n0\r\n\r\n", refused_body(400), id="chunk-size-not-hex"),
     pytest.param(CHUNKED + b"5\r\nhelloXX0\r\n\r\n", refused_body(400), id="chunk-data-overrun"),
-    # Chunk extensions are ignored (RFC 9112 section 7.1.1), whatever they hold.
+    # Read leniently by h11 (and so by uvicorn), each read differently by some proxy: refused.
+    pytest.param(CHUNKED + b"5 \r\nhello\r\n0\r\n\r\n", refused_body(400), id="chunk-size-trailing-space"),
+    pytest.param(CHUNKED + b"5\t\r\nhello\r\n0\r\n\r\n", refused_body(400), id="chunk-size-trailing-tab"),
+    pytest.param(CHUNKED + b"5 ;a=b\r\nhello\r\n0\r\n\r\n", refused_body(400), id="chunk-ext-bws"),
+    pytest.param(CHUNKED + b"5;a\rb\r\nhello\r\n0\r\n\r\n", refused_body(400), id="chunk-ext-bare-cr"),
+    pytest.param(CHUNKED + b"5;a\x00\r\nhello\r\n0\r\n\r\n", refused_body(400), id="chunk-ext-nul"),
+    pytest.param(CHUNKED + b"5;\r\nhello\r\n0\r\n\r\n", refused_body(400), id="chunk-ext-empty-name"),
+    pytest.param(CHUNKED + b"5\nhello\r\n0\r\n\r\n", refused_body(400), id="chunk-size-bare-lf"),
+    pytest.param(CHUNKED + b"5\r\nhello\n0\r\n\r\n", refused_body(400), id="chunk-data-bare-lf"),
+    pytest.param(CHUNKED + b"5\r\nhello\r\n0\r\n\n", refused_body(400), id="last-chunk-bare-lf"),
+    # 2**64: a 64-bit parser in a proxy wraps it to 0, while the app would wait for 16 EiB.
+    pytest.param(CHUNKED + b"1" + b"0" * 16 + b"\r\nhello\r\n0\r\n\r\n", refused_body(400), id="chunk-size-17-digits"),
+    pytest.param(CHUNKED + b"8" + b"0" * 15 + b"\r\nhello\r\n0\r\n\r\n", refused_body(400), id="chunk-size-over-limit"),
+    pytest.param(CHUNKED + b"0" * 15 + b"5\r\nhello\r\n0\r\n\r\n", served(), id="chunk-size-16-digits"),
+    pytest.param(CHUNKED + b"5;" + b"a" * 5000 + b"\r\nhello\r\n0\r\n\r\n", refused_body(400), id="chunk-ext-too-long"),
+    pytest.param(CHUNKED + b"5\r\nhello\r\n0\r\nX-T: 1\r\n\r\n", served(), id="chunked-trailer"),
+    pytest.param(CHUNKED + b"5\r\nhello\r\n0\r\nX-T 1\r\n\r\n", refused_body(400), id="chunked-trailer-no-colon"),
+    pytest.param(CHUNKED + b"5\r\nhello\r\n0\r\nX-T: " + b"a" * 20_000 + b"\r\n\r\n", refused_body(400), id="chunked-trailer-too-large"),
+    # Chunk extensions are ignored (RFC 9112 section 7.1.1) once they are grammatical.
     pytest.param(CHUNKED + b"5;name=value\r\nhello\r\n0\r\n\r\n", served(), id="chunk-extension"),
+    pytest.param(CHUNKED + b'5;a;b="x\\"y"\r\nhello\r\n0\r\n\r\n', served(), id="chunk-extension-quoted"),
     # -- framing games ---------------------------------------------------------------------
     # Bytes past Content-Length are the next request on the connection: here garbage, so 200 then 400.
     pytest.param(b"POST / HTTP/1.1\r\n" + H + b"Content-Length: 5\r\n\r\nhelloGARBAGE\x00\x01\r\n\r\n", served(), id="body-longer-than-cl"),
@@ -357,3 +375,90 @@ async def test_spoofed_forwarded_for_behind_an_appending_proxy() -> None:
             server.host, server.port, b"GET / HTTP/1.1\r\n" + H + b"X-Forwarded-For: 10.0.0.1, 203.0.113.9\r\nConnection: close\r\n\r\n"
         )
     assert app.scopes[0]["client"][0] == "203.0.113.9"
+
+
+# -- request smuggling ---------------------------------------------------------------------
+# Each probe is a request whose end two parsers could place differently, followed by a
+# request a proxy would not have seen. asgidev must refuse the first, and so never parse
+# the second: the app never sees /smuggled, and no ambiguous body ever completes.
+SMUGGLED = b"GET /smuggled HTTP/1.1\r\n" + H + b"\r\n"
+POST = b"POST / HTTP/1.1\r\n" + H
+# fmt: off
+SMUGGLING_PROBES = [
+    pytest.param(POST + b"Content-Length: 6\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n" + SMUGGLED, id="cl-te"),
+    pytest.param(POST + b"Transfer-Encoding: chunked\r\nContent-Length: 4\r\n\r\n5c\r\n" + SMUGGLED + b"\r\n0\r\n\r\n", id="te-cl"),
+    pytest.param(POST + b"Transfer-Encoding : chunked\r\n\r\n0\r\n\r\n" + SMUGGLED, id="te-space-before-colon"),
+    pytest.param(POST + b"Transfer-Encoding:\r\n chunked\r\nContent-Length: 5\r\n\r\n0\r\n\r\n" + SMUGGLED, id="te-obs-fold-with-cl"),
+    pytest.param(POST + b"Transfer-Encoding: chunked\r\nTransfer-Encoding: identity\r\n\r\n0\r\n\r\n" + SMUGGLED, id="te-te-identity"),
+    pytest.param(POST + b"Transfer-Encoding: chunked\r\nTransfer-Encoding: x\r\n\r\n0\r\n\r\n" + SMUGGLED, id="te-te-junk"),
+    pytest.param(POST + b"Transfer-Encoding: chunked, chunked\r\n\r\n0\r\n\r\n" + SMUGGLED, id="te-chunked-twice"),
+    pytest.param(POST + b"Transfer-Encoding: \x0bchunked\r\n\r\n0\r\n\r\n" + SMUGGLED, id="te-vertical-tab"),
+    pytest.param(POST + b"Transfer-Encoding: \"chunked\"\r\n\r\n0\r\n\r\n" + SMUGGLED, id="te-quoted"),
+    pytest.param(POST + b"Transfer-Encoding: chunk\r\n\r\n0\r\n\r\n" + SMUGGLED, id="te-chunk"),
+    pytest.param(POST + b"Transfer-Encoding\x00: chunked\r\n\r\n0\r\n\r\n" + SMUGGLED, id="te-nul-in-name"),
+    pytest.param(POST + b"Content-Length: 5\r\nContent-Length: 47\r\n\r\nhello" + SMUGGLED, id="cl-cl"),
+    pytest.param(POST + b"Content-Length: 5\r\nContent-length: 47\r\n\r\nhello" + SMUGGLED, id="cl-cl-case"),
+    pytest.param(POST + b"Content-Length: 0x2f\r\n\r\n" + SMUGGLED, id="cl-hex"),
+    pytest.param(b"POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n2f\r\n" + SMUGGLED + b"\r\n0\r\n\r\n", id="te-in-http10"),
+    pytest.param(CHUNKED + b"2 \r\nxx\r\n0\r\n\r\n" + SMUGGLED, id="chunk-size-space"),
+    pytest.param(CHUNKED + b"2;\rx\r\nxx\r\n0\r\n\r\n" + SMUGGLED, id="chunk-ext-bare-cr"),
+    pytest.param(CHUNKED + b"2\nxx\r\n0\r\n\r\n" + SMUGGLED, id="chunk-size-bare-lf"),
+    pytest.param(CHUNKED + b"1" + b"0" * 16 + b"2\r\nxx\r\n0\r\n\r\n" + SMUGGLED, id="chunk-size-wraps-64-bits"),
+    pytest.param(CHUNKED + b"0x2\r\nxx\r\n0\r\n\r\n" + SMUGGLED, id="chunk-size-0x"),
+    pytest.param(CHUNKED + b"2\r\nxxx\r\n0\r\n\r\n" + SMUGGLED, id="chunk-data-overrun"),
+    pytest.param(CHUNKED + b"2\r\nxx\r\n0\r\n" + SMUGGLED, id="trailer-is-a-request"),
+]
+# fmt: on
+
+
+@pytest.mark.parametrize("request_bytes", SMUGGLING_PROBES)
+async def test_smuggling_probe_is_refused(request_bytes: bytes) -> None:
+    app = RecordingApp()
+    async with asgidev.serve(app, **SERVER_OPTIONS) as server:
+        result = await exchange(server.host, server.port, request_bytes)
+        await assert_still_serving(server.host, server.port)
+    statuses = [status for status, _, _ in result.responses]
+    assert statuses and statuses[0] in (400, 501), statuses
+    assert len(statuses) == 1
+    assert [scope["path"] for scope in app.scopes if scope["path"] != "/after"] in ([], ["/"])
+    assert app.complete_bodies == [b""]  # only /after's
+
+
+# -- Upgrade asgidev does not perform ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "upgrade",
+    [
+        # What `curl --http2 http://...` sends (RFC 9113 removed h2c upgrades; a server ignores them).
+        b"Connection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n",
+        # Upgrade: websocket without Connection: Upgrade is no handshake (RFC 6455 section 4.2.1).
+        b"Upgrade: websocket\r\n",
+        b"Connection: Upgrade\r\nUpgrade: TLS/1.0\r\n",
+    ],
+    ids=["h2c", "websocket-without-connection-upgrade", "tls-upgrade"],
+)
+async def test_upgrade_not_performed_is_an_ordinary_request(upgrade: bytes) -> None:
+    app = RecordingApp()
+    first = b"GET /first HTTP/1.1\r\n" + H + upgrade + b"\r\n"
+    second = b"GET /second HTTP/1.1\r\n" + H + b"Connection: close\r\n\r\n"
+    async with asgidev.serve(app, **SERVER_OPTIONS) as server:
+        pipelined = await exchange(server.host, server.port, first + second)
+        # The same two requests one after the other on a reused connection.
+        reader, writer = await asyncio.open_connection(server.host, server.port)
+        try:
+            writer.write(first)
+            async with asyncio.timeout(EXCHANGE_DEADLINE_S):
+                head = await reader.readuntil(b"\r\n\r\n")
+                assert b"connection: close" not in head.lower()
+                length = int(next(line.split(b":")[1] for line in head.split(b"\r\n") if line.lower().startswith(b"content-length")))
+                await reader.readexactly(length)
+                writer.write(second)
+                rest = await reader.read()
+        finally:
+            writer.close()
+            await writer.wait_closed()
+    assert [status for status, _, _ in pipelined.responses] == [200, 200]
+    assert b"connection: close" not in pipelined.responses[0][1].get(b"connection", b"").lower()
+    assert [status for status, _, _ in parse_responses(rest)] == [200]
+    assert [scope["path"] for scope in app.scopes] == ["/first", "/second", "/first", "/second"]

@@ -4,7 +4,9 @@ Sans-IO: feed bytes with ``receive_data``, pull h11 events with
 ``next_event``, and turn responses into bytes with ``response_head``,
 ``body`` and ``end``.
 
-h11 parses and validates every request. Responses are framed here rather
+h11 parses and validates every request head and Content-Length body;
+chunked bodies are decoded by ``protocols/chunked.py``, which is stricter
+than h11 (see there why). Responses are framed here rather
 than by ``h11.Connection.send``: profiling showed h11's send path (event
 objects, header re-validation, state bookkeeping) costing more than half of
 the per-request work for small responses. So each request gets a fresh
@@ -21,7 +23,11 @@ from typing import Final
 
 import h11
 
+from asgidev.protocols.chunked import ChunkedBody, ChunkedFramingError, Progress
 from asgidev.protocols.headers import FORBIDDEN_VALUE, TOKEN_CHARS, DefaultHeaders
+from asgidev.protocols.http_errors import HTTPProtocolError, InvalidResponseError, classify
+
+__all__ = ["HTTP11Protocol", "HTTPProtocolError", "InvalidResponseError"]
 
 # A request head (request line + headers) larger than this is refused with 431.
 # 64 KiB is generous for cookies and long URLs yet bounds what a client can
@@ -47,19 +53,8 @@ Event = h11.Request | h11.Data | h11.EndOfMessage | h11.ConnectionClosed | type[
 _STATUS_LINES: Final = {s.value: b"HTTP/1.1 %d %s\r\n" % (s.value, s.phrase.encode()) for s in http.HTTPStatus}
 _CONTINUE: Final = b"HTTP/1.1 100 Continue\r\n\r\n"
 _END_OF_MESSAGE: Final = h11.EndOfMessage()
-
-
-class HTTPProtocolError(Exception):
-    """The client sent something we cannot serve; answer ``status_code`` and close."""
-
-    def __init__(self, status_code: int, message: str) -> None:
-        super().__init__(message)
-        self.status_code = status_code
-        self.message = message
-
-
-class InvalidResponseError(ValueError):
-    """The app's response breaks HTTP framing or header syntax."""
+# h11 exports MIGHT_SWITCH_PROTOCOL but leaves it out of its __all__.
+_REQUEST_DONE_STATES: Final = frozenset({h11.DONE, h11.MIGHT_SWITCH_PROTOCOL})  # type: ignore[attr-defined]
 
 
 class Framing(enum.Enum):
@@ -77,6 +72,7 @@ class HTTP11Protocol:
     """One server-side HTTP/1.1 connection: h11 reads requests, we frame responses."""
 
     __slots__ = (
+        "_chunked",
         "_conn",
         "_framing",
         "_has_sent_continue",
@@ -112,6 +108,8 @@ class HTTP11Protocol:
         self._framing = Framing.NOT_STARTED
         self._remaining = 0
         self._has_sent_continue = False
+        # The current request's chunked body decoder; h11 is fed nothing more once it exists.
+        self._chunked: ChunkedBody | None = None
         # The current request's Host header (None when absent), for the host guard.
         self.host: bytes | None = None
         # The current request's headers for the ASGI scope, and whether it asks for an Upgrade.
@@ -125,6 +123,9 @@ class HTTP11Protocol:
 
     def receive_data(self, data: bytes) -> None:
         """Feed bytes from the client; ``b""`` means the client closed its side."""
+        if self._chunked is not None:
+            self._chunked.feed(data)
+            return
         if data and not self._head_start and self._conn.their_state is h11.IDLE:
             data = self._skip_empty_lines(data)
             if not data:
@@ -158,14 +159,16 @@ class HTTP11Protocol:
             return _END_OF_MESSAGE
         if self._is_end_known:
             # h11 still expects a body we know is absent: answer as it would once done.
-            trailing, is_closed = self._conn.trailing_data
+            trailing, is_closed = self._pending()
             if trailing:
                 return PAUSED
             return h11.ConnectionClosed() if is_closed else NEED_DATA
+        if self._chunked is not None:
+            return self._next_chunk(self._chunked)
         try:
             event = self._conn.next_event()
         except h11.RemoteProtocolError as exc:
-            raise self._classify(exc) from None
+            raise classify(exc, self._head_start, MAX_REQUEST_LINE_BYTES) from None
         if type(event) is h11.Request:
             version = event.http_version
             if version not in SUPPORTED_VERSIONS:
@@ -202,6 +205,10 @@ class HTTP11Protocol:
                 # RFC 9112 section 6.1: a server may serve such a request, but it
                 # is the classic request-smuggling ambiguity, so refuse it.
                 raise HTTPProtocolError(400, "Both Content-Length and Transfer-Encoding given; send only one.")
+            if has_transfer_encoding and version == b"1.0":
+                # RFC 9112 section 6.1: Transfer-Encoding in HTTP/1.0 means the framing
+                # is faulty (1.0 has none); a 1.0 proxy in front would have read it otherwise.
+                raise HTTPProtocolError(400, "Transfer-Encoding is not defined in HTTP/1.0; send Content-Length.")
             self._method = event.method
             self._version = version
             self.host = host
@@ -216,21 +223,38 @@ class HTTP11Protocol:
             self._is_body_absent = (
                 not has_transfer_encoding and not content_length and not has_upgrade and not self._conn.they_are_waiting_for_100_continue
             )
+            if has_transfer_encoding:
+                # h11 accepted it, so it is exactly "chunked": the body is ours to decode.
+                self._chunked = chunked = ChunkedBody()
+                trailing, is_closed = self._conn.trailing_data
+                if trailing:
+                    chunked.feed(trailing)
+                if is_closed:
+                    chunked.feed(b"")
         return event  # type: ignore[return-value]
 
-    def _classify(self, exc: h11.RemoteProtocolError) -> HTTPProtocolError:
-        status = exc.error_status_hint
-        message = str(exc)
-        if status == 431:
-            line_end = self._head_start.find(b"\n")
-            if line_end == -1 or line_end > MAX_REQUEST_LINE_BYTES:
-                return HTTPProtocolError(414, "Request line too long.")
-            message = "Request header fields too large."
-        elif status == 501:
-            message = "Transfer-Encoding not implemented; only chunked is supported."
-        elif "content-length" in message.lower():
-            message = "Invalid or conflicting Content-Length."
-        return HTTPProtocolError(status, message or "Bad request.")
+    def _next_chunk(self, chunked: ChunkedBody) -> Event:
+        try:
+            data = chunked.next_event()
+        except ChunkedFramingError as exc:
+            raise HTTPProtocolError(400, str(exc)) from None
+        if data is Progress.NEED_DATA:
+            return NEED_DATA
+        if data is Progress.END:
+            self._is_end_known = True
+            return _END_OF_MESSAGE
+        return h11.Data(data=data)
+
+    def _pending(self) -> tuple[bytes, bool]:
+        """Bytes received after the current request, and whether the client closed its side."""
+        if self._chunked is not None:
+            return self._chunked.trailing
+        trailing, is_closed = self._conn.trailing_data
+        return bytes(trailing), is_closed
+
+    def _is_client_waiting_for_100(self) -> bool:
+        # h11 stops waiting once it sees body bytes; a chunked body never reaches h11.
+        return self._conn.they_are_waiting_for_100_continue and not (self._chunked is not None and self._chunked.has_received_data)
 
     @property
     def starts_like_tls(self) -> bool:
@@ -245,7 +269,7 @@ class HTTP11Protocol:
     @property
     def is_waiting_for_100_continue(self) -> bool:
         """The client sent ``Expect: 100-continue`` and still awaits our go-ahead."""
-        return self._conn.they_are_waiting_for_100_continue and not self._has_sent_continue and self._framing is Framing.NOT_STARTED
+        return self._is_client_waiting_for_100() and not self._has_sent_continue and self._framing is Framing.NOT_STARTED
 
     @property
     def is_response_started(self) -> bool:
@@ -255,19 +279,27 @@ class HTTP11Protocol:
     @property
     def is_keep_alive_ready(self) -> bool:
         """The exchange finished cleanly and the connection may carry another request."""
-        return self._is_keep_alive and self._framing is Framing.COMPLETE and (self._is_end_known or self._conn.their_state is h11.DONE)
+        # An Upgrade request leaves h11 in MIGHT_SWITCH_PROTOCOL: asgidev performs
+        # upgrades it serves before this point, so here it was an ordinary request
+        # (RFC 9110 section 7.8: a server may ignore Upgrade) and its exchange is done.
+        return (
+            self._is_keep_alive
+            and self._framing is Framing.COMPLETE
+            and (self._is_end_known or self._conn.their_state in _REQUEST_DONE_STATES)
+        )
 
     @property
     def trailing_data(self) -> bytes:
         """Bytes received after the current request (for a protocol upgrade to take over)."""
-        return self._conn.trailing_data[0]
+        return self._pending()[0]
 
     def start_next_cycle(self) -> bool:
         """Begin the next request on a keep-alive connection, keeping pipelined bytes.
 
         Returns whether bytes (or the client's end-of-file) are already waiting to be parsed.
         """
-        trailing, is_closed = self._conn.trailing_data
+        trailing, is_closed = self._pending()
+        self._chunked = None
         self._conn = h11.Connection(h11.SERVER, max_incomplete_event_size=MAX_HEAD_BYTES)
         self._head_start = b""
         self._skipped_empty_bytes = 0
@@ -356,7 +388,7 @@ class HTTP11Protocol:
             self._is_keep_alive = False
         self.sends_body = self._framing is not Framing.NO_BODY
         is_body_unread = self._conn.their_state is h11.SEND_BODY and not (self._is_body_absent or self._is_end_known)
-        if self._conn.they_are_waiting_for_100_continue or is_body_unread:
+        if self._is_client_waiting_for_100() or is_body_unread:
             # Answering before reading the whole body: the client may or may not
             # send it, so this connection cannot safely carry another request.
             self._is_keep_alive = False
