@@ -95,7 +95,7 @@ async def test_https_with_generated_certificate(tmp_path: Path, monkeypatch: pyt
         cert = tmp_path / "asgidev" / "localhost-cert.pem"
         key = tmp_path / "asgidev" / "localhost-key.pem"
         assert stat.S_IMODE(os.stat(key).st_mode) == 0o600
-        context = ssl.create_default_context(cafile=str(cert))
+        context = ssl.create_default_context(cafile=str(cert.with_name("localhost-ca.pem")))
         async with httpx.AsyncClient(verify=context) as client:
             response = await client.get(f"https://localhost:{server.port}/")
     assert response.json()["scheme"] == "https"
@@ -103,6 +103,86 @@ async def test_https_with_generated_certificate(tmp_path: Path, monkeypatch: pyt
     async with asgidev.serve(apps.hello, https=True):
         pass
     assert cert.read_bytes() == first  # created once, then reused
+
+
+def foreign_leaf(tmp_path: Path, signing_key_path: Path, issuer_pem: bytes, *, name: str = "www.example-bank.com") -> tuple[Path, Path]:
+    """A certificate for another site, signed with ``signing_key_path`` as if by ``issuer_pem``'s subject: (chain, key)."""
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    signing_key: Any = serialization.load_pem_private_key(signing_key_path.read_bytes(), password=None)
+    issuer = x509.load_pem_x509_certificate(issuer_pem)
+    key = ec.generate_private_key(ec.SECP256R1())
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)]))
+        .issuer_name(issuer.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=30))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .sign(signing_key, hashes.SHA256())
+    )
+    chain, key_file = tmp_path / f"{name}-chain.pem", tmp_path / f"{name}-key.pem"
+    chain.write_bytes(cert.public_bytes(serialization.Encoding.PEM) + issuer_pem)
+    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    return chain, key_file
+
+
+async def tls_handshake(port: int, context: ssl.SSLContext, server_hostname: str) -> None:
+    _, writer = await asyncio.open_connection("127.0.0.1", port, ssl=context, server_hostname=server_hostname)
+    writer.close()
+    await writer.wait_closed()
+
+
+async def test_dev_certificate_cannot_vouch_for_other_sites(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Whoever reads the key file on disk cannot make a machine that trusts the CA accept another site."""
+    pytest.importorskip("cryptography")
+    from cryptography import x509
+
+    from asgidev.tls import dev_certificate
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    cert, key = dev_certificate()
+    ca = cert.with_name("localhost-ca.pem")
+    leaf_pem = cert.read_bytes().split(b"-----END CERTIFICATE-----")[0] + b"-----END CERTIFICATE-----\n"
+    leaf = x509.load_pem_x509_certificate(leaf_pem)
+    assert not leaf.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
+    assert x509.load_pem_x509_certificate(ca.read_bytes()).extensions.get_extension_for_class(x509.NameConstraints).critical
+    # The only private key on disk is the leaf's: the CA's was dropped after signing.
+    assert [p.name for p in sorted(cert.parent.iterdir()) if b"PRIVATE KEY" in p.read_bytes()] == ["localhost-key.pem"]
+    trusting = ssl.create_default_context(cafile=str(ca))
+    async with asgidev.serve(apps.hello, ssl_certfile=str(cert), ssl_keyfile=str(key)) as server:
+        await tls_handshake(server.port, trusting, "localhost")  # the real one verifies
+    # A leaf for another site signed with that key, chained to the leaf (CA:FALSE) or claiming the CA as issuer.
+    for issuer_pem in (leaf_pem, ca.read_bytes()):
+        chain, chain_key = foreign_leaf(tmp_path, key, issuer_pem)
+        async with asgidev.serve(apps.hello, ssl_certfile=str(chain), ssl_keyfile=str(chain_key)) as server:
+            with pytest.raises(ssl.SSLCertVerificationError):
+                await tls_handshake(server.port, trusting, "www.example-bank.com")
+
+
+async def test_old_unconstrained_dev_certificate_is_replaced(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    pytest.importorskip("cryptography")
+    from asgidev.tls import dev_certificate
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    cert, _ = dev_certificate()
+    old = cert.read_bytes()
+    cert.with_name("localhost-ca.pem").unlink()  # what earlier versions left: a certificate and key, no CA
+    with caplog.at_level(logging.WARNING):
+        dev_certificate()
+    assert cert.read_bytes() != old and cert.with_name("localhost-ca.pem").exists()
+    assert [r.getMessage() for r in caplog.records if "could vouch for any site" in r.getMessage()] != []
 
 
 async def test_https_with_given_certificate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
