@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import socket
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
@@ -72,7 +73,7 @@ def test_csp_allowing_self_gets_the_script() -> None:
         assert b"live-reload.js" in httpx.get(server.url).content
 
 
-def test_non_html_and_head_untouched() -> None:
+def test_non_html_untouched() -> None:
     async def text_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             return
@@ -81,9 +82,45 @@ def test_non_html_and_head_untouched() -> None:
 
     with served(text_app) as server:
         assert httpx.get(server.url).content == b"</body>"
-    with served(html_app()) as server:
+
+
+@pytest.mark.parametrize("app_sends_body", [True, False], ids=["app-sends-body", "app-sends-no-body"])
+def test_head_reports_the_content_length_get_sends(app_sends_body: bool) -> None:
+    """RFC 9110 section 9.3.2: a HEAD gets the GET's headers, and the GET's body has the tag."""
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        headers = [(b"content-type", b"text/html"), (b"content-length", str(len(PAGE)).encode())]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": PAGE if app_sends_body or scope["method"] == "GET" else b""})
+
+    with served(app) as server:
+        get = httpx.get(server.url)
         head = httpx.head(server.url)
-    assert head.headers["content-length"] == str(len(PAGE))
+    assert head.headers["content-length"] == get.headers["content-length"] == str(len(get.content))
+    assert len(get.content) > len(PAGE)
+
+
+@pytest.mark.parametrize("status", [204, 304])
+def test_bodiless_status_gets_no_body_and_no_content_length(status: int) -> None:
+    """RFC 9110 section 8.6: no Content-Length on a 204; a 304's would describe the cached page, not a tag."""
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        await send({"type": "http.response.start", "status": status, "headers": [(b"content-type", b"text/html")]})
+        await send({"type": "http.response.body", "body": b""})
+
+    with served(app) as server, socket.create_connection((server.host, server.port), timeout=5) as sock:
+        sock.sendall(b"GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        received = b""
+        while chunk := sock.recv(65536):
+            received += chunk
+    head, _, body = received.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 %d " % status)
+    assert b"content-length" not in head.lower()
+    assert body == b""
 
 
 def test_endpoint_is_answered_by_the_server_not_the_app() -> None:
@@ -104,6 +141,36 @@ def test_endpoint_is_answered_by_the_server_not_the_app() -> None:
     assert missing.status_code == 404
     assert hello == {"type": "hello", "generation": "gen-1"}
     assert seen == []
+
+
+@pytest.mark.parametrize(
+    ("origin", "is_accepted"),
+    [
+        (None, True),  # not a browser
+        ("own", True),
+        ("http://localhost:3000", True),  # a loopback page (a front-end dev server)
+        ("http://phone.lan:8000", True),  # --allowed-host
+        ("http://evil.example", False),
+        ("https://127.0.0.1.evil.example", False),
+        ("null", False),  # sandboxed frames and file: pages
+        ("http://[::1]evil.example", False),
+    ],
+)
+def test_socket_answers_only_this_servers_pages(origin: str | None, is_accepted: bool) -> None:
+    """Browsers let any site open a WebSocket anywhere: the Origin decides, before the upgrade."""
+    from websockets.exceptions import InvalidStatus
+
+    with asgidev.serve_in_thread(LiveReload(html_app(), generation="g", allowed_hosts=("phone.lan",))) as server:
+        url = server.ws_url + "/__asgidev__/live-reload"
+        sent = f"http://127.0.0.1:{server.port}" if origin == "own" else origin
+        headers = {"Origin": sent} if sent is not None else {}
+        if is_accepted:
+            with connect(url, open_timeout=5, additional_headers=headers) as ws:
+                assert json.loads(ws.recv(timeout=5))["type"] == "hello"
+        else:
+            with pytest.raises(InvalidStatus) as refused, connect(url, open_timeout=5, additional_headers=headers):
+                pass
+            assert refused.value.response.status_code == 403
 
 
 def test_endpoint_refuses_foreign_hosts_on_a_network_bind() -> None:

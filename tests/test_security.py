@@ -38,7 +38,20 @@ async def test_loopback_host_names_are_served(host: str) -> None:
     assert response.status_code == 200
 
 
-@pytest.mark.parametrize("host", ["evil.example", "evil.example:8000", "192.168.1.10", "localhost.evil.example"])
+@pytest.mark.parametrize(
+    "host",
+    [
+        "evil.example",
+        "evil.example:8000",
+        "192.168.1.10",
+        "localhost.evil.example",
+        # Everything after "]" counts: an IPv6 literal is followed by a port or nothing.
+        "[::1]evil.example",
+        "[::1].evil.example",
+        "[::1]:8000evil.example",
+        "[::1]:",
+    ],
+)
 async def test_foreign_host_refused_before_the_app(host: str, caplog: pytest.LogCaptureFixture) -> None:
     called = []
 
@@ -53,6 +66,36 @@ async def test_foreign_host_refused_before_the_app(host: str, caplog: pytest.Log
     assert len(response.text.strip().splitlines()) == 1
     assert "http" not in called
     assert "DNS-rebinding" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("target", "status"),
+    [
+        (b"http://evil.example/x", 400),
+        (b"HTTP://EVIL.EXAMPLE:8000/x", 400),
+        (b"http://127.0.0.1@evil.example/x", 400),
+        (b"http://localhost:8000/x?q=1", 200),
+        (b"http://user@127.0.0.1/x", 200),
+    ],
+)
+async def test_absolute_form_target_is_judged_by_its_authority(target: bytes, status: int) -> None:
+    """RFC 9112 section 3.2.2: the target's authority replaces Host, for the guard and for the app."""
+    seen: list[dict[str, Any]] = []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            seen.append(scope)
+        await apps.hello(scope, receive, send)
+
+    async with asgidev.serve(app) as server:
+        response = await raw_request(server.host, server.port, b"GET " + target + b" HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+    assert response.startswith(b"HTTP/1.1 %d " % status)
+    if status == 200:
+        assert seen[0]["path"] == "/x"
+        host = target.split(b"://")[1].split(b"/")[0].rpartition(b"@")[2]
+        assert [v for n, v in seen[0]["headers"] if n == b"host"] == [host]
+    else:
+        assert seen == []
 
 
 async def test_http10_without_host_is_served() -> None:

@@ -3,9 +3,11 @@
 Wrapped around the user's app by the reload worker when ``--live-reload`` is
 on. Requests under the reserved prefix are answered here and never reach the
 app. HTML responses whose whole body comes in one message get one script tag
-before ``</body>`` (Content-Length fixed); streamed, compressed and HEAD
-responses pass untouched, and so do pages whose Content-Security-Policy would
-block the script (logged once per path).
+before ``</body>`` (Content-Length fixed), and a HEAD for such a page reports
+the Content-Length its GET gets; responses without a body (204, 304),
+streamed and compressed ones pass untouched, and so do pages whose
+Content-Security-Policy would block the script (logged once per path). The
+WebSocket answers only pages of this server: a cross-site Origin gets 403.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from importlib import resources
 
 from asgidev._types import ASGIApp, Message, Receive, Scope, Send
 from asgidev.config import Config
-from asgidev.server.host_guard import HostGuard
+from asgidev.server.host_guard import HostGuard, origin_authority
 
 logger = logging.getLogger(__name__)
 
@@ -32,6 +34,8 @@ MAX_QUEUED_MESSAGES = 16
 MAX_LOGGED_PATHS = 256
 
 _BODY_END = re.compile(rb"</body\s*>", re.IGNORECASE)
+# Statuses that never carry a body (RFC 9110 sections 15.3.5 and 15.4.5): nothing to inject into.
+_BODILESS_STATUSES = frozenset({204, 304})
 
 
 class LiveReload:
@@ -41,7 +45,7 @@ class LiveReload:
         self.app = app
         self.generation = generation
         self._script = resources.files("asgidev").joinpath("templates", "live-reload.js").read_bytes()
-        self._tag = b'<script src="%s" data-generation="%s"></script>' % (SCRIPT_PATH, generation.encode())
+        self.tag = b'<script src="%s" data-generation="%s"></script>' % (SCRIPT_PATH, generation.encode())
         # The endpoint answers loopback names and --allowed-host names only, whatever the bind.
         self._endpoint_guard = HostGuard(allowed_hosts, is_active=True)
         self._clients: set[asyncio.Queue[str]] = set()
@@ -51,7 +55,7 @@ class LiveReload:
         kind = scope["type"]
         if kind in ("http", "websocket") and scope["raw_path"].startswith(PREFIX):
             await self._serve_endpoint(scope, receive, send)
-        elif kind == "http" and scope["method"] != "HEAD":
+        elif kind == "http":
             await self.app(scope, receive, _Injector(self, scope, send).send)
         else:
             await self.app(scope, receive, send)
@@ -76,11 +80,11 @@ class LiveReload:
         host = next((v for n, v in scope["headers"] if n == b"host"), None)
         allowed = self._endpoint_guard.is_allowed(host)
         if scope["type"] == "websocket":
-            if allowed and scope["raw_path"] == SOCKET_PATH:
+            if allowed and scope["raw_path"] == SOCKET_PATH and self._is_own_page(scope, host):
                 await self._serve_socket(receive, send)
             else:
                 await receive()
-                await send({"type": "websocket.close", "code": 1008})
+                await send({"type": "websocket.close", "code": 1008})  # before accept: a 403
             return
         if allowed and scope["raw_path"] == SCRIPT_PATH:
             body, status, kind = self._script, 200, b"text/javascript; charset=utf-8"
@@ -89,6 +93,23 @@ class LiveReload:
         headers = [(b"content-type", kind), (b"content-length", b"%d" % len(body)), (b"cache-control", b"no-store")]
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
+
+    def _is_own_page(self, scope: Scope, host: bytes | None) -> bool:
+        """Whether the WebSocket was opened by a page of this server (or by no browser at all).
+
+        Browsers send Origin with every WebSocket handshake and do not apply
+        the same-origin policy to WebSockets, so any site could otherwise
+        follow reloads, the worker PID and edited stylesheet paths. Allowed:
+        no Origin (not a browser), the page's own host, loopback names and
+        --allowed-host names. ``Origin: null`` (sandboxed frames, file: pages) is refused.
+        """
+        origin = next((v for n, v in scope["headers"] if n == b"origin"), None)
+        if origin is None:
+            return True
+        authority = origin_authority(origin)
+        if authority is None:
+            return False
+        return (host is not None and authority == host.lower()) or self._endpoint_guard.is_allowed(authority)
 
     async def _serve_socket(self, receive: Receive, send: Send) -> None:
         if (await receive())["type"] != "websocket.connect":
@@ -114,8 +135,10 @@ class LiveReload:
         finally:
             self._clients.discard(queue)
 
-    def may_inject(self, scope: Scope, headers: list[tuple[bytes, bytes]]) -> bool:
+    def may_inject(self, scope: Scope, status: int, headers: list[tuple[bytes, bytes]]) -> bool:
         """Whether this response is HTML we may add the script to."""
+        if status in _BODILESS_STATUSES or status < 200:
+            return False
         is_html = False
         for raw_name, value in headers:
             name = bytes(raw_name).lower()  # apps (Django) may send "Content-Type"
@@ -136,9 +159,9 @@ class LiveReload:
     def inject(self, body: bytes) -> bytes:
         matches = list(_BODY_END.finditer(body))
         if not matches:
-            return body + self._tag
+            return body + self.tag
         at = matches[-1].start()
-        return body[:at] + self._tag + body[at:]
+        return body[:at] + self.tag + body[at:]
 
 
 class _Injector:
@@ -156,7 +179,7 @@ class _Injector:
         held = self._held
         if message["type"] == "http.response.start":
             headers = list(message.get("headers", ()))
-            if self._live.may_inject(self._scope, headers):
+            if self._live.may_inject(self._scope, message["status"], headers):
                 self._held = message
                 return
             await self._send(message)
@@ -170,9 +193,25 @@ class _Injector:
             await self._send(held)
             await self._send(message)
             return
-        body = self._live.inject(bytes(message.get("body", b"")))
-        headers = [(n, v) for n, v in held.get("headers", ()) if bytes(n).lower() != b"content-length"]
-        headers.append((b"content-length", b"%d" % len(body)))
+        body = bytes(message.get("body", b""))
+        headers = list(held.get("headers", ()))
+        declared = next((bytes(v) for n, v in headers if bytes(n).lower() == b"content-length"), None)
+        if self._scope["method"] == "HEAD":
+            # The server sends no body for HEAD, but its Content-Length must be the GET's
+            # (RFC 9110 section 9.3.2): the page plus the tag, wherever it goes.
+            if declared is not None and declared.strip().isdigit():
+                length = int(declared) + len(self._live.tag)
+            elif body:
+                length = len(body) + len(self._live.tag)
+            else:
+                await self._send(held)
+                await self._send(message)
+                return
+        else:
+            body = self._live.inject(body)
+            length = len(body)
+        headers = [(n, v) for n, v in headers if bytes(n).lower() != b"content-length"]
+        headers.append((b"content-length", b"%d" % length))
         await self._send({**held, "headers": headers})
         await self._send({**message, "body": body})
 

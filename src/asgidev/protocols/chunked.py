@@ -73,14 +73,15 @@ class ChunkedBody:
 
     __slots__ = ("_buffer", "_is_closed", "_remaining", "_state", "_trailer_bytes", "has_received_data")
 
-    def __init__(self) -> None:
-        self._buffer = bytearray()
+    def __init__(self, received: bytes = b"", is_closed: bool = False) -> None:
+        """Start with the bytes that came after the request head (and whether the client closed)."""
+        self._buffer = bytearray(received)
         self._state = _State.SIZE_LINE
         self._remaining = 0
         self._trailer_bytes = 0
-        self._is_closed = False
+        self._is_closed = is_closed
         # Whether any body byte arrived (a client that sends its body does not wait for 100 Continue).
-        self.has_received_data = False
+        self.has_received_data = bool(received)
 
     def feed(self, data: bytes) -> None:
         """Bytes from the client; ``b""`` means it closed its side."""

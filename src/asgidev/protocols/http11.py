@@ -26,6 +26,7 @@ import h11
 from asgidev.protocols.chunked import ChunkedBody, ChunkedFramingError, Progress
 from asgidev.protocols.headers import FORBIDDEN_VALUE, TOKEN_CHARS, DefaultHeaders
 from asgidev.protocols.http_errors import HTTPProtocolError, InvalidResponseError, classify
+from asgidev.protocols.target import absolute_form_authority
 
 __all__ = ["HTTP11Protocol", "HTTPProtocolError", "InvalidResponseError"]
 
@@ -197,6 +198,11 @@ class HTTP11Protocol:
                     has_transfer_encoding = True
                 elif name == b"upgrade":
                     has_upgrade = True
+            authority = absolute_form_authority(event.target)
+            if authority is not None:
+                # RFC 9112 section 3.2.2: the target's authority replaces Host.
+                host = authority
+                headers = [(n, v) for n, v in headers if n != b"host"] + [(b"host", authority)]
             if head_size > MAX_HEAD_BYTES:
                 # h11 checks its limit only while a head is incomplete; a head
                 # arriving in one read must be held to the same limit.
@@ -225,12 +231,7 @@ class HTTP11Protocol:
             )
             if has_transfer_encoding:
                 # h11 accepted it, so it is exactly "chunked": the body is ours to decode.
-                self._chunked = chunked = ChunkedBody()
-                trailing, is_closed = self._conn.trailing_data
-                if trailing:
-                    chunked.feed(trailing)
-                if is_closed:
-                    chunked.feed(b"")
+                self._chunked = ChunkedBody(*self._conn.trailing_data)
         return event  # type: ignore[return-value]
 
     def _next_chunk(self, chunked: ChunkedBody) -> Event:
@@ -282,11 +283,8 @@ class HTTP11Protocol:
         # An Upgrade request leaves h11 in MIGHT_SWITCH_PROTOCOL: asgidev performs
         # upgrades it serves before this point, so here it was an ordinary request
         # (RFC 9110 section 7.8: a server may ignore Upgrade) and its exchange is done.
-        return (
-            self._is_keep_alive
-            and self._framing is Framing.COMPLETE
-            and (self._is_end_known or self._conn.their_state in _REQUEST_DONE_STATES)
-        )
+        is_request_done = self._is_end_known or self._conn.their_state in _REQUEST_DONE_STATES
+        return self._is_keep_alive and self._framing is Framing.COMPLETE and is_request_done
 
     @property
     def trailing_data(self) -> bytes:

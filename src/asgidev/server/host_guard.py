@@ -6,16 +6,21 @@ browser still sends ``Host: evil.example``, so a server bound to loopback
 answers only loopback host names, plus ``--allowed-host`` names. Only a Host
 that is present is judged: HTTP/1.0 requests without one cannot come from a
 rebinding browser, and HTTP/1.1 without Host is already a 400 (RFC 9112 section 3.2).
+For an absolute-form target the protocol layer puts the target's authority in
+place of Host (RFC 9112 section 3.2.2), so that is the name judged here.
 """
 
 from __future__ import annotations
 
 import fnmatch
 import ipaddress
+import re
 import socket
 from collections.abc import Iterable
 
 LOOPBACK_PATTERNS = ("localhost", "*.localhost")
+# A serialised web origin: scheme "://" host [":" port], nothing after.
+_ORIGIN = re.compile(rb"https?://([^/?#@\s]+)", re.IGNORECASE)
 # Distinct Host values remembered; a hostile client sending endless new names
 # must not grow memory, so past this the cache is simply cleared.
 MAX_CACHED_HOSTS = 256
@@ -51,10 +56,22 @@ class HostGuard:
 
 
 def _strip_port(host: str) -> str:
+    """The name of ``host[:port]``; a malformed value comes back whole, and so matches nothing."""
     if host.startswith("["):
-        return host[1 : host.find("]")] if "]" in host else host
+        # An IPv6 literal (RFC 3986 section 3.2.2): after "]" only a port may follow,
+        # so "[::1]evil.example" and "[::1].evil.example" are no loopback names.
+        end = host.find("]")
+        rest = host[end + 1 :]
+        is_port = rest == "" or (rest[:1] == ":" and rest[1:].isdigit())
+        return host[1:end] if end != -1 and is_port else host
     name, sep, port = host.rpartition(":")
     return name if sep and port.isdigit() and ":" not in name else host
+
+
+def origin_authority(origin: bytes) -> bytes | None:
+    """The host[:port] of an ``Origin`` header (RFC 6454 section 7), lowercased; None for ``null`` or anything else."""
+    match = _ORIGIN.fullmatch(origin.strip())
+    return match[1].lower() if match else None
 
 
 def is_loopback_bind(sockets: Iterable[socket.socket]) -> bool:
