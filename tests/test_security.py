@@ -88,7 +88,9 @@ async def test_absolute_form_target_is_judged_by_its_authority(target: bytes, st
         await apps.hello(scope, receive, send)
 
     async with asgidev.serve(app) as server:
-        response = await raw_request(server.host, server.port, b"GET " + target + b" HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+        response = await raw_request(
+            server.host, server.port, b"GET " + target + b" HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+        )
     assert response.startswith(b"HTTP/1.1 %d " % status)
     if status == 200:
         assert seen[0]["path"] == "/x"
