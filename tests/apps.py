@@ -13,6 +13,15 @@ async def hello(scope: dict[str, Any], receive: Any, send: Any) -> None:
     await send({"type": "http.response.body", "body": b"Hello, world!"})
 
 
+async def loop_module_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    """Answer with the module of the event loop serving it: 'uvloop' or 'asyncio'."""
+    if scope["type"] != "http":
+        return
+    module = type(asyncio.get_running_loop()).__module__.split(".")[0]
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    await send({"type": "http.response.body", "body": module.encode()})
+
+
 async def echo(scope: dict[str, Any], receive: Any, send: Any) -> None:
     """Echo the request body, streaming it back as it arrives."""
     assert scope["type"] == "http"

@@ -78,6 +78,7 @@ SHARED_OPTIONS = {
     *("--ssl-certfile", "--ssl-keyfile", "--ssl-keyfile-password", "--timeout-graceful-shutdown", "--timeout-keep-alive"),
     *("--timeout-request-body", "--timeout-request-head", "--uds", "--ws-max-size", "--ws-per-message-deflate"),
     *("--no-ws-per-message-deflate", "--ws-ping-interval", "--ws-ping-timeout", "--env-file", "--reload-poll", "--reload-cold"),
+    *("--loop", "--server-timing"),
     # runserver's own spellings, which asgidev shares.
     *("--ipv6", "-6", "--noreload", "--nostatic", "--insecure", "--skip-checks"),
 }

@@ -22,6 +22,7 @@ from asgidev.addrport import parse_addrport, split_positionals
 from asgidev.config import Config
 from asgidev.envfile import check_env_files
 from asgidev.errors import AppImportError, AsgidevError, ConfigError, LifespanStartupError, join_sentences
+from asgidev.event_loop import loop_factory
 from asgidev.options import Kind, Option, all_options, option_named
 from asgidev.sources import Layers, read_layers
 
@@ -164,6 +165,7 @@ def start(config: Config) -> int:
 
     configure_logging(config)
     check_env_files(config)
+    loop_factory(config.loop)  # --loop uvloop without uvloop: one line now, before anything is bound or started
     if config.reload:
         from asgidev.supervisor.supervisor import run_supervisor
 

@@ -19,9 +19,13 @@ from asgidev.errors import ConfigError
 
 LifespanMode = Literal["auto", "on", "off"]
 LogLevel = Literal["critical", "error", "warning", "info", "debug"]
+LoopChoice = Literal["auto", "asyncio", "uvloop"]
+ServerTimingMode = Literal["off", "loopback", "always"]
 
 LIFESPAN_MODES: tuple[LifespanMode, ...] = ("auto", "on", "off")
 LOG_LEVELS: tuple[LogLevel, ...] = ("critical", "error", "warning", "info", "debug")
+LOOP_CHOICES: tuple[LoopChoice, ...] = ("auto", "asyncio", "uvloop")
+SERVER_TIMING_MODES: tuple[ServerTimingMode, ...] = ("off", "loopback", "always")
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
@@ -104,6 +108,11 @@ class Config:
     root_path: str = _opt("", "ASGI root_path, for apps mounted below a URL prefix by a proxy.")
     lifespan: LifespanMode = _opt("auto", "Lifespan protocol: auto (use if the app supports it), on (required), off.")
 
+    # The server's own speed.
+    loop: LoopChoice = _opt(
+        "auto", "Event loop: auto (uvloop when installed, else asyncio), asyncio, or uvloop (pip install 'asgidev[fast]')."
+    )
+
     # Logging.
     log_level: LogLevel = _opt("info", "Log level: critical, error, warning, info, debug.")
     access_log: bool = _opt(True, "Log one line per response.")
@@ -134,6 +143,11 @@ class Config:
         split=lambda raw: (parse_header_option(raw),),
     )
     server_header: bool = _opt(True, "Send 'Server: asgidev'.")
+    server_timing: ServerTimingMode = _opt(
+        "off",
+        "Add a Server-Timing header (the app's time and the server's own) to every response, for browser devtools: "
+        "off; loopback (only while bound to loopback addresses); always (on network binds too, where anyone can read it).",
+    )
     date_header: bool = _opt(True, "Send a 'Date' header.")
 
     timeout_request_body: float = _opt(
@@ -194,6 +208,10 @@ class Config:
     def __post_init__(self) -> None:
         if self.lifespan not in LIFESPAN_MODES:
             raise ConfigError(f"Unknown lifespan mode {self.lifespan!r}.", "Use one of: auto, on, off.")
+        if self.loop not in LOOP_CHOICES:
+            raise ConfigError(f"Unknown event loop {self.loop!r}.", "Use one of: auto, asyncio, uvloop.")
+        if self.server_timing not in SERVER_TIMING_MODES:
+            raise ConfigError(f"Unknown --server-timing mode {self.server_timing!r}.", "Use one of: off, loopback, always.")
         if self.log_level not in LOG_LEVELS:
             raise ConfigError(f"Unknown log level {self.log_level!r}.", f"Use one of: {', '.join(LOG_LEVELS)}.")
         if not 0 <= self.port <= 65535:

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from asgidev import __version__
 from asgidev.config import Config
 from asgidev.envfile import banner_line
+from asgidev.event_loop import describe_running_loop
 
 PRODUCTION_WARNING = (
     "WARNING: This is a development server. Do not use it in a production setting. "
@@ -38,7 +39,7 @@ def startup_banner(
     from asgidev.sockets import socket_url
 
     scheme = "https" if config.https or config.ssl_certfile else "http"
-    lines = list(extra_lines)
+    lines = [*extra_lines, describe_running_loop(config.loop)]
     env_line = banner_line(config)
     if env_line:
         lines.append(env_line)

@@ -6,13 +6,13 @@ so it installs signal handlers (the embedding API does not).
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import socket
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from asgidev import event_loop
 from asgidev._types import ASGIApp
 from asgidev.app_discovery import discover_app
 from asgidev.builtin_apps import welcome_app
@@ -103,4 +103,4 @@ def serve_sockets(
         finally:
             await server.shutdown()
 
-    asyncio.run(main())
+    event_loop.run(main(), config.loop)

@@ -83,8 +83,10 @@ class HTTPCycle:
         "_chunks",
         "_head",
         "_waiter",
+        "app_called_at",
         "body_bytes",
         "channel",
+        "received_at",
         "received_bytes",
         "request_state",
         "response_state",
@@ -102,6 +104,10 @@ class HTTPCycle:
         self.body_bytes = 0
         self.received_bytes = 0  # request body bytes so far, for --limit-request-body
         self.started_at = time.perf_counter()
+        # For Server-Timing only (0.0 otherwise): when the request's bytes arrived, set by the
+        # connection, and when the app was called.
+        self.received_at = 0.0
+        self.app_called_at = 0.0
         self._chunks: list[bytes] = []
         self._buffered = 0
         self._waiter: asyncio.Future[None] | None = None
@@ -137,6 +143,8 @@ class HTTPCycle:
 
     async def run(self, app: ASGIApp) -> None:
         """Run the app for this request and report how it ended to the channel."""
+        if self.received_at:
+            self.app_called_at = time.perf_counter()
         try:
             await app(self.scope, self.receive, self.send)
         except BaseException as exc:

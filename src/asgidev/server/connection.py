@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import time
 from typing import Protocol
 
 import h11
@@ -19,6 +20,7 @@ from asgidev._types import Headers
 from asgidev.asgi.disconnect import is_client_disconnect
 from asgidev.asgi.http import HTTPCycle, RequestState, ResponseState
 from asgidev.protocols import http11
+from asgidev.server import timing
 from asgidev.server.deadline import Deadline
 from asgidev.server.shared import ServerShared, access_logger, log_access
 from asgidev.server.write_flow import WriteFlow
@@ -53,6 +55,7 @@ class HTTPConnection(asyncio.Protocol):
         "_is_pipeline_paused",
         "_is_reading_paused",
         "_pipelined_bytes",
+        "_received_at",
         "_upgrade",
         "client",
         "cycle",
@@ -86,6 +89,8 @@ class HTTPConnection(asyncio.Protocol):
         self._initial_data = initial_data
         self._is_handoff_waiting = False
         self._has_had_request = False
+        # With --server-timing: when the bytes that may complete a request head arrived.
+        self._received_at = 0.0
 
     # -- asyncio.Protocol callbacks -------------------------------------------------
 
@@ -110,6 +115,8 @@ class HTTPConnection(asyncio.Protocol):
             self._process()
 
     def data_received(self, data: bytes) -> None:
+        if self.shared.is_server_timing:
+            self._received_at = time.perf_counter()
         self.protocol.receive_data(data)
         if self._is_pipeline_paused:
             self._pipelined_bytes += len(data)
@@ -210,6 +217,9 @@ class HTTPConnection(asyncio.Protocol):
         scope = shared.scope_for(request, headers, self.client, self.server)
         self._has_had_request = True
         self.cycle = cycle = HTTPCycle(scope, self, request_ended=False)
+        if shared.is_server_timing:
+            # A pipelined request parsed from the buffer counts from now, not from when its bytes came.
+            cycle.received_at, self._received_at = self._received_at or cycle.started_at, 0.0
         shared.active_requests += 1
         self.task = task = self.loop.create_task(cycle.run(shared.app))
         shared.tasks.add(task)
@@ -262,6 +272,8 @@ class HTTPConnection(asyncio.Protocol):
         try:
             data = b""
             if head is not None:
+                if self.shared.is_server_timing:
+                    head = (head[0], [*head[1], (timing.HEADER_NAME, timing.header_value(cycle.received_at, cycle.app_called_at))])
                 data = protocol.response_head(head[0], head[1], self.shared.defaults, complete_body=body if end else None)
             if body:
                 data += protocol.body(body)

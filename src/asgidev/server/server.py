@@ -21,6 +21,7 @@ from asgidev.config import Config
 from asgidev.server.connection import HTTPConnection, UpgradeHandler
 from asgidev.server.host_guard import HostGuard, is_loopback_bind
 from asgidev.server.shared import ServerShared
+from asgidev.server.timing import is_server_timing_on
 from asgidev.sockets import LISTEN_BACKLOG
 from asgidev.tls import build_ssl_context
 
@@ -69,7 +70,9 @@ class Server:
         shared = ServerShared(self.config, self.app, state)
         if self.ssl_context is not None:
             shared.scheme = "https"
-        shared.host_guard = HostGuard(self.config.allowed_hosts, is_active=is_loopback_bind(self.sockets))
+        is_loopback = is_loopback_bind(self.sockets)
+        shared.host_guard = HostGuard(self.config.allowed_hosts, is_active=is_loopback)
+        shared.is_server_timing = is_server_timing_on(self.config, is_loopback_bind=is_loopback)
         self.shared = shared
         loop = asyncio.get_running_loop()
         self._upgrade = upgrade = LazyWebSocketUpgrade(shared)

@@ -43,6 +43,8 @@ class ServerShared:
         self.limit_concurrency = config.limit_concurrency
         self.limit_request_body = config.limit_request_body
         self.is_access_log = config.access_log
+        # Replaced by the server once it knows where it listens (server/timing.py).
+        self.is_server_timing = False
         self.tasks: set[asyncio.Task[None]] = set()
         # Exceptions raised by the app, kept for the embedding API (raise_app_exceptions).
         self.app_exceptions: list[BaseException] = []

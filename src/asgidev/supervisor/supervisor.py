@@ -24,6 +24,7 @@ import subprocess
 import time
 from collections import deque
 
+from asgidev import event_loop
 from asgidev.config import Config
 from asgidev.sockets import bind_sockets
 from asgidev.stop_signals import has_controlling_terminal, stop_signal_handler
@@ -446,4 +447,4 @@ def run_supervisor(config: Config) -> int:
     """
     build_ssl_context(config)  # fail fast on a bad certificate, and create the --https one once
     sockets = bind_sockets(config)
-    return asyncio.run(Supervisor(config, sockets).run())
+    return event_loop.run(Supervisor(config, sockets).run(), config.loop)

@@ -18,6 +18,7 @@ import socket
 import sys
 from typing import TYPE_CHECKING
 
+from asgidev import event_loop
 from asgidev._types import ASGIApp
 from asgidev.builtin_apps import broken_code_app
 from asgidev.config import Config
@@ -258,7 +259,7 @@ def run_worker(control_socket: socket.socket) -> int:
     # at import (Django's database access in urls.py, say) must not find itself
     # inside a running loop.
     loaded, status, load_error = _load(config, go)
-    asyncio.run(_serve(config, sockets, control, go, loaded, status, load_error))
+    event_loop.run(_serve(config, sockets, control, go, loaded, status, load_error), config.loop)
     return 0
 
 

@@ -18,6 +18,7 @@ from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from asgidev import event_loop
 from asgidev._types import ASGIApp
 from asgidev.config import Config
 from asgidev.errors import ConfigError, LifespanStartupError
@@ -72,7 +73,8 @@ async def serve(
         port: Port to bind; 0 picks a free one (see ``server.port``).
         raise_app_exceptions: Re-raise the first exception the app raised
             while serving at the end of the block, instead of only logging it.
-        **options: Any ``asgidev.config.Config`` field, as on the command line.
+        **options: Any ``asgidev.config.Config`` field, as on the command line
+            (``loop`` cannot choose the caller's loop: ``loop="uvloop"`` only checks it).
 
     Raises:
         ConfigError: an unknown option or invalid value.
@@ -84,6 +86,10 @@ async def serve(
     except RuntimeError:
         raise RuntimeError("asgidev.serve() needs an asyncio event loop; under trio use asgidev.serve_in_thread().") from None
     config = make_config(host, port, options)
+    if config.loop == "uvloop" and event_loop.loop_name(asyncio.get_running_loop()) != "uvloop":
+        raise ConfigError(
+            "serve() runs on the caller's event loop, which is not uvloop.", "Run the test on uvloop, or use serve_in_thread()."
+        )
     sockets = bind_sockets(config)
     try:
         server = Server(config, as_asgi3(app, repr(app)), sockets)
@@ -122,8 +128,11 @@ def serve_in_thread(
 ) -> Iterator[RunningServer]:
     """The blocking twin of ``serve``: the server runs on its own loop in a thread.
 
-    For synchronous tests, Playwright and Selenium. Same arguments and errors as ``serve``.
+    For synchronous tests, Playwright and Selenium. Same arguments and errors as ``serve``;
+    the thread's loop is the one ``loop`` names (default ``auto``: uvloop when installed).
     """
+    # This server owns its loop, so it runs the one --loop names (uvloop when installed, by default).
+    choice = make_config(host, port, options).loop
     started = threading.Event()
     result: dict[str, Any] = {}
     stop: asyncio.Event | None = None
@@ -143,7 +152,7 @@ def serve_in_thread(
         finally:
             started.set()
 
-    thread = threading.Thread(target=asyncio.run, args=(main(),), name="asgidev-server", daemon=True)
+    thread = threading.Thread(target=event_loop.run, args=(main(), choice), name="asgidev-server", daemon=True)
     thread.start()
     if not started.wait(THREAD_START_TIMEOUT_S):
         raise TimeoutError("asgidev server thread did not start in time")
