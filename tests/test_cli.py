@@ -79,6 +79,7 @@ SHARED_OPTIONS = {
     *("--timeout-request-body", "--timeout-request-head", "--uds", "--ws-max-size", "--ws-per-message-deflate"),
     *("--no-ws-per-message-deflate", "--ws-ping-interval", "--ws-ping-timeout", "--env-file", "--reload-poll", "--reload-cold"),
     *("--loop", "--server-timing"),
+    *("--editor", "--expose-tracebacks"),
     # runserver's own spellings, which asgidev shares.
     *("--ipv6", "-6", "--noreload", "--nostatic", "--insecure", "--skip-checks"),
 }

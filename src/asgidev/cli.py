@@ -178,6 +178,7 @@ def _run_in_process(config: Config) -> int:
     from asgidev.envfile import apply, env_file_paths
     from asgidev.runner import load_app, serve_sockets
     from asgidev.sockets import bind_sockets
+    from asgidev.tracebacks.middleware import wrap as traceback_pages
 
     apply(env_file_paths(config))
     loaded = load_app(config)
@@ -192,11 +193,13 @@ def _run_in_process(config: Config) -> int:
             loaded.after_start()
 
     app = loaded.app
+    live = None
     if config.live_reload:
         # Without the supervisor nothing swaps stylesheets, but pages still reload when the process is restarted.
         from asgidev.livereload.middleware import wrap
 
-        app = wrap(app, config, generation=str(os.getpid()))
+        live = wrap(app, config, generation=str(os.getpid()))
+    app = traceback_pages(live or app, config, sockets, live)
     serve_sockets(config, app, sockets, on_started=on_started)
     return 0
 

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from asgidev.editors import check_editor
 from asgidev.errors import ConfigError
 
 LifespanMode = Literal["auto", "on", "off"]
@@ -205,6 +206,19 @@ class Config:
     # Browser live reload.
     live_reload: bool = _opt(False, "Inject a script into HTML pages that reloads them after each code reload.")
 
+    # Runtime errors (an exception escaping the app): the traceback page and overlay.
+    editor: str | None = _opt(
+        None,
+        "Editor that the file:line links of traceback pages open: vscode, cursor, pycharm, sublime, or a URL template "
+        "with {file} and {line} (default: the editor $VISUAL or $EDITOR names, if asgidev knows it).",
+        metavar="EDITOR",
+    )
+    expose_tracebacks: bool = _opt(
+        False,
+        "Show traceback pages (source and local variables) to every client; by default only to loopback clients of a server bound to loopback.",
+        "--expose-tracebacks",
+    )
+
     def __post_init__(self) -> None:
         if self.lifespan not in LIFESPAN_MODES:
             raise ConfigError(f"Unknown lifespan mode {self.lifespan!r}.", "Use one of: auto, on, off.")
@@ -229,6 +243,8 @@ class Config:
             raise ConfigError("--limit-request-body must not be negative.")
         if self.limit_concurrency is not None and self.limit_concurrency < 1:
             raise ConfigError("--limit-concurrency must be at least 1.")
+        if self.editor is not None:
+            check_editor(self.editor)
         if self.uds is not None and self.fd is not None:
             raise ConfigError("--uds and --fd cannot be used together.", "Pick one way to listen.")
         for name, _value in self.headers:

@@ -39,6 +39,7 @@ from asgidev.supervisor.handoff import (
     config_from_json,
 )
 from asgidev.supervisor.warm import WarmState, learn
+from asgidev.tracebacks.middleware import wrap as traceback_pages
 
 if TYPE_CHECKING:
     from asgidev.livereload.middleware import LiveReload
@@ -86,7 +87,7 @@ async def _serve(
     # live-reload script tagged with this worker's generation.
     generation = str(os.getpid())
     live = _live_reload(loaded.app, config, generation)
-    server = Server(config, live or loaded.app, sockets)
+    server = Server(config, traceback_pages(live or loaded.app, config, sockets, live), sockets)
     try:
         await server.start()
     except LifespanStartupError as exc:
