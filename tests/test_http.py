@@ -409,3 +409,20 @@ async def test_limit_request_body(raw_client: Any, request_bytes: bytes, status:
         await asyncio.to_thread(client.send, request_bytes)
         data = await asyncio.to_thread(client.read_until_close)
     assert data.startswith(b"HTTP/1.1 %d " % status), data[:200]
+
+
+async def test_access_line_names_the_request_when_the_app_raises_or_the_guard_refuses(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="asgidev.access")
+
+    async def raises_first(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            raise RuntimeError("the app fails before it responds")
+
+    async with asgidev.serve(raises_first, access_log=True, raise_app_exceptions=False) as server, httpx.AsyncClient() as client:
+        assert (await client.get(server.url + "/broken?x=1")).status_code == 500
+        assert (await client.get(server.url + "/elsewhere", headers={"Host": "evil.example"})).status_code == 400
+    logged = [r.getMessage() for r in caplog.records if r.name == "asgidev.access"]
+    assert [line.split(" ", 4)[:4] for line in logged] == [
+        ['"GET', "/broken?x=1", 'HTTP/1.1"', "500"],
+        ['"GET', "/elsewhere", 'HTTP/1.1"', "400"],
+    ], logged

@@ -176,12 +176,14 @@ def start(config: Config) -> int:
 def _run_in_process(config: Config) -> int:
     from asgidev.console import startup_banner
     from asgidev.envfile import apply, env_file_paths
+    from asgidev.log import keeping_own_loggers
     from asgidev.runner import load_app, serve_sockets
     from asgidev.sockets import bind_sockets
     from asgidev.tracebacks.middleware import wrap as traceback_pages
 
     apply(env_file_paths(config))
-    loaded = load_app(config)
+    with keeping_own_loggers():
+        loaded = load_app(config)
     config = loaded.configure(config)
     sockets = bind_sockets(config)
 

@@ -5,10 +5,12 @@ The embedding API never calls this: a host process keeps its own logging.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
 import sys
+from collections.abc import Iterator
 from typing import Any
 
 from asgidev.config import Config
@@ -65,6 +67,35 @@ def configure_logging(config: Config) -> None:
     root.propagate = False
     access = logging.getLogger("asgidev.access")
     access.disabled = not config.access_log
+
+
+@contextlib.contextmanager
+def keeping_own_loggers() -> Iterator[None]:
+    """Load the user's app inside this block: a logging set-up it does leaves asgidev's console output alone.
+
+    ``dictConfig`` with ``disable_existing_loggers`` (the default, and common in
+    Django's ``LOGGING``) disables every logger it does not name, asgidev's
+    included: no access log, no tracebacks, no load errors. Those the app's
+    configuration disabled without naming them are enabled again on the way out,
+    whether the app loaded or not (a failed load's error must be seen). A
+    configuration that names ``asgidev`` (or replaces its handlers) is the
+    user's choice and is kept.
+    """
+    own = logging.getLogger("asgidev")
+    handlers = list(own.handlers)
+    enabled = [logger for logger in _own_loggers() if not logger.disabled]
+    try:
+        yield
+    finally:
+        if own.handlers == handlers:
+            for logger in enabled:
+                logger.disabled = False
+
+
+def _own_loggers() -> list[logging.Logger]:
+    manager = logging.Logger.manager
+    names = [name for name in manager.loggerDict if name == "asgidev" or name.startswith("asgidev.")]
+    return [logger for name in names if isinstance(logger := manager.loggerDict[name], logging.Logger)]
 
 
 def _read_log_config(path: str) -> dict[str, Any]:

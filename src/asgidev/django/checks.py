@@ -62,19 +62,21 @@ def _run_checks(skip_checks: bool) -> None:
 
 
 def check_app_order(app_configs: Any = None, **kwargs: Any) -> list[Any]:
-    """A system check: ``asgidev.django`` must come before apps that also provide ``runserver``."""
+    """A system check: ``asgidev.django`` should come before apps that also provide ``runserver``."""
     names = [config.name for config in apps.get_app_configs()]
     if ASGIDEV_APP not in names:
         return []
     mine = names.index(ASGIDEV_APP)
-    errors = []
+    # A warning, not an error: errors stop migrate, makemigrations and every other
+    # command that runs checks, and only runserver cares about the order.
+    warnings = []
     for owner in RUNSERVER_OWNERS:
         if owner in names and names.index(owner) < mine:
-            errors.append(
-                checks.Error(
-                    f"'{ASGIDEV_APP}' must come before '{owner}' in INSTALLED_APPS.",
-                    hint=f"Move '{ASGIDEV_APP}' above '{owner}'; otherwise 'manage.py runserver' runs {owner}'s server, not asgidev.",
-                    id="asgidev.E001",
+            warnings.append(
+                checks.Warning(
+                    f"'{ASGIDEV_APP}' should come before '{owner}' in INSTALLED_APPS.",
+                    hint=f"Move '{ASGIDEV_APP}' above '{owner}'; otherwise 'manage.py runserver' may run {owner}'s server, not asgidev.",
+                    id="asgidev.W001",
                 )
             )
-    return errors
+    return warnings

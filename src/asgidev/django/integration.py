@@ -101,6 +101,12 @@ def _prepare(config: Config, loaded: LoadedApp, notes: tuple[str, ...]) -> Loade
     from asgidev.django.checks import start_checks
     from asgidev.django.static import with_static_files
 
+    if not settings.DEBUG and not settings.ALLOWED_HOSTS:
+        # runserver refuses to start; served anyway, every request would be Django's 400.
+        raise AppImportError(
+            "DEBUG is False and ALLOWED_HOSTS is empty, so Django would refuse every request with 400 Bad Request.",
+            "Set ALLOWED_HOSTS in your settings (e.g. ['localhost', '127.0.0.1']), or DEBUG = True.",
+        )
     static = with_static_files(loaded.app, config)
     # Before serving, unlike the checks: the first request would import it anyway.
     _import_urlconf()

@@ -22,7 +22,7 @@ from asgidev.asgi.http import HTTPCycle, RequestState, ResponseState
 from asgidev.protocols import http11
 from asgidev.server import timing
 from asgidev.server.deadline import Deadline
-from asgidev.server.shared import ServerShared, access_logger, log_access
+from asgidev.server.shared import ServerShared, head_line, log_access, log_refusal, request_line
 from asgidev.server.write_flow import WriteFlow
 from asgidev.sockets import describe_peer, peer_address
 
@@ -208,7 +208,7 @@ class HTTPConnection(asyncio.Protocol):
         shared = self.shared
         refusal = shared.refusal(self.protocol.host, self.protocol.content_length)
         if refusal is not None:
-            self._reject(*refusal)
+            self._reject(*refusal, request=request)
             return
         headers = self.protocol.headers
         if self.protocol.has_upgrade and self._upgrade is not None and self._upgrade.wants(headers):
@@ -235,8 +235,12 @@ class HTTPConnection(asyncio.Protocol):
         self._reject(413, f"Content Too Large: the request body may be at most {limit} bytes (--limit-request-body).")
         return True
 
-    def _reject(self, status: int, message: str) -> None:
-        """Answer a request the app never sees, then close (RFC 9112 section 2.2)."""
+    def _reject(self, status: int, message: str, *, request: h11.Request | None = None) -> None:
+        """Answer a request the app never sees (or whose app failed to answer), then close (RFC 9112 section 2.2).
+
+        ``request`` is the head of a request refused before it had a cycle; without
+        either, the access line says ``-`` (the request never parsed).
+        """
         if self.protocol.starts_like_tls and self.shared.scheme == "http":
             logger.warning(
                 "A client from %s spoke TLS to this port: this server speaks HTTP, not HTTPS. Use http:// URLs (or start asgidev with --https).",
@@ -248,8 +252,11 @@ class HTTPConnection(asyncio.Protocol):
         if data:
             self.transport.write(data)
         if self.shared.is_access_log:
-            access_logger.info('"-" %d %d', status, len(data), extra={"status_code": status})
+            line = head_line(request) if request is not None else request_line(self.cycle.scope) if self.cycle is not None else "-"
+            log_refusal(line, status, len(data), self.client)
         logger.debug("Rejected request from %s: %d %s", self.client, status, message)
+        # Answered: closing must not log the request again as one the client left.
+        self.cycle = None
         self.transport.close()
 
     # -- HTTPChannel: called by the cycle ---------------------------------------------

@@ -107,6 +107,26 @@ class ServerShared:
         return self.defaults.merged(app_headers)
 
 
+def request_line(scope: Scope) -> str:
+    """``GET /polls/?page=2 HTTP/1.1``: the request line as the client sent it, for access lines."""
+    target = scope["raw_path"].decode("latin-1")
+    if scope["query_string"]:
+        target += "?" + scope["query_string"].decode("latin-1")
+    return f"{scope['method']} {target} HTTP/{scope['http_version']}"
+
+
+def head_line(request: h11.Request) -> str:
+    """The request line of a request refused before it had a scope (the host guard, a body limit)."""
+    return f"{request.method.decode('latin-1')} {request.target.decode('latin-1')} HTTP/{request.http_version.decode('latin-1')}"
+
+
+def log_refusal(line: str, status: int, body_bytes: int, client: Address | None) -> None:
+    """The access line of a response the server gave without the app: ``line`` is ``-`` when the request never parsed."""
+    access_logger.info(
+        '"%s" %d %d %s', line, status, body_bytes, f"{client[0]}:{client[1]}" if client else "-", extra={"status_code": status}
+    )
+
+
 def log_access(cycle: HTTPCycle, body_bytes: int, note: str = "") -> None:
     """One access-log line for a response, runserver-style plus the duration, the body bytes sent and the client.
 
@@ -114,15 +134,10 @@ def log_access(cycle: HTTPCycle, body_bytes: int, note: str = "") -> None:
     """
     scope = cycle.scope
     elapsed_ms = (time.perf_counter() - cycle.started_at) * 1000
-    target = scope["raw_path"].decode("latin-1")
-    if scope["query_string"]:
-        target += "?" + scope["query_string"].decode("latin-1")
     client = scope.get("client")
     access_logger.info(
-        '"%s %s HTTP/%s" %d %d %.1fms %s%s',
-        scope["method"],
-        target,
-        scope["http_version"],
+        '"%s" %d %d %.1fms %s%s',
+        request_line(scope),
         cycle.status,
         body_bytes,
         elapsed_ms,

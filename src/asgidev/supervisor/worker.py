@@ -25,7 +25,7 @@ from asgidev.config import Config
 from asgidev.envfile import apply as apply_env_files
 from asgidev.envfile import env_file_paths
 from asgidev.errors import AppImportError, LifespanStartupError, join_sentences
-from asgidev.log import configure_logging
+from asgidev.log import configure_logging, keeping_own_loggers
 from asgidev.runner import LoadedApp, load_app
 from asgidev.server.server import Server
 from asgidev.server.signals import install_loop_error_handler
@@ -68,7 +68,8 @@ def _load(config: Config, go: GoOptions) -> tuple[LoadedApp, Kind, str]:
         page = broken_code_app("The server worker crashed", go.crash_report, "", "asgidev restarts it when you save a file, or shortly.")
         return LoadedApp(page, config.app or "the app"), Kind.BROKEN, ""
     try:
-        return load_app(config), Kind.READY, ""
+        with keeping_own_loggers():
+            return load_app(config), Kind.READY, ""
     except AppImportError as exc:
         if exc.is_path_error:
             # Nothing in the user's code is wrong: APP names something that is not there.

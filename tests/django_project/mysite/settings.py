@@ -7,7 +7,8 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 
 SECRET_KEY = "test-only-not-secret"
 DEBUG = os.environ.get("MYSITE_DEBUG", "1") == "1"
-ALLOWED_HOSTS = ["127.0.0.1", "localhost", "[::1]"]
+# MYSITE_NO_HOSTS=1 leaves it empty, which DEBUG off makes a mistake runserver refuses to start with.
+ALLOWED_HOSTS = [] if os.environ.get("MYSITE_NO_HOSTS") else ["127.0.0.1", "localhost", "[::1]"]
 
 _APPS = [
     "polls.apps.PollsConfig",
@@ -58,3 +59,17 @@ STATIC_URL = "static/"
 MEDIA_URL = "media/"
 MEDIA_ROOT = BASE_DIR / "media"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# As django-oscar's sandbox (and many projects) do: every logger this does not
+# name is disabled, asgidev's included unless asgidev keeps its own.
+# MYSITE_QUIET_ACCESS=1 names asgidev's access logger, to silence it on purpose.
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": True,
+    "formatters": {"plain": {"format": "%(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "loggers": {
+        "polls": {"handlers": ["console"], "level": "INFO"},
+        **({"asgidev.access": {"handlers": [], "propagate": False}} if os.environ.get("MYSITE_QUIET_ACCESS") else {}),
+    },
+}

@@ -1,0 +1,63 @@
+"""What real Django projects do that the tutorial does not: LOGGING, top-level settings, .env, editable apps, DEBUG off.
+
+Each test runs the suite's Django project (grown for these cases) in real
+asgidev or ``manage.py`` processes, as a developer would.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+
+from tests.django_helpers import ServerFactory, asgidev_args
+
+MODELS_TYPO = "\ndef broken(:\n"
+
+
+def test_disable_existing_loggers_leaves_asgidev_console_output(django_project: Path, start_server: ServerFactory) -> None:
+    # The project's LOGGING sets disable_existing_loggers (as django-oscar's sandbox does).
+    server = start_server(django_project, "-m", "asgidev", "--port", "0")
+    assert httpx.get(server.url + "/polls/").status_code == 200
+    server.wait_for_line(r'"GET /polls/ HTTP/1\.1" 200 \d+')
+    # The host guard's refusal names the request too.
+    assert httpx.get(server.url + "/polls/", headers={"Host": "evil.example"}).status_code == 400
+    server.wait_for_line(r'"GET /polls/ HTTP/1\.1" 400 \d+')
+    models = django_project / "polls" / "models.py"
+    models.write_text(models.read_text() + MODELS_TYPO)
+    server.wait_for_line("Reload failed")
+    # The load error itself, after a failed reload, is on the console too.
+    server.wait_for_line(r"SyntaxError")
+    assert httpx.get(server.url + "/polls/").status_code == 500
+    server.wait_for_line(r'"GET /polls/ HTTP/1\.1" 500 \d+')
+
+
+def test_a_project_naming_asgidev_loggers_keeps_its_choice(django_project: Path, start_server: ServerFactory) -> None:
+    server = start_server(django_project, *asgidev_args(), MYSITE_QUIET_ACCESS="1")
+    assert httpx.get(server.url + "/polls/").status_code == 200
+    # A warning after the request: once it is printed, an access line would have been too.
+    assert httpx.get(server.url + "/polls/", headers={"Host": "evil.example"}).status_code == 400
+    server.wait_for_line("Refused a request for Host 'evil.example'")
+    assert 'HTTP/1.1" 200' not in server.output
+
+
+NO_HOSTS_LINE = "DEBUG is False and ALLOWED_HOSTS is empty, so Django would refuse every request"
+
+
+def test_debug_off_without_allowed_hosts_refuses_to_start(django_project: Path, start_server: ServerFactory) -> None:
+    server = start_server(django_project, *asgidev_args(), wait=False, MYSITE_DEBUG="0", MYSITE_NO_HOSTS="1")
+    assert server.wait_exit() == 1
+    assert NO_HOSTS_LINE in server.output
+    assert "Traceback" not in server.output
+    runserver = start_server(django_project, "manage.py", "runserver", "127.0.0.1:0", wait=False, MYSITE_DEBUG="0", MYSITE_NO_HOSTS="1")
+    assert runserver.wait_exit() == 1
+    assert "You must set settings.ALLOWED_HOSTS if DEBUG is False." in runserver.output
+
+
+def test_debug_off_without_allowed_hosts_under_reload_says_so_until_fixed(django_project: Path, start_server: ServerFactory) -> None:
+    # The supervisor never imports settings: the worker's load fails, with the line and a page, until settings are fixed.
+    server = start_server(django_project, "-m", "asgidev", "--port", "0", MYSITE_DEBUG="0", MYSITE_NO_HOSTS="1")
+    server.wait_for_line(NO_HOSTS_LINE)
+    page = httpx.get(server.url + "/polls/")
+    assert page.status_code == 500
+    assert "ALLOWED_HOSTS is empty" in page.text
