@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks import affinity, prerequisites, report, summary
+from benchmarks.floor import run_floors
 from benchmarks.load import default_client
 from benchmarks.measure_big_tree import run_big_tree
 from benchmarks.measure_embedding import run_embedding
@@ -32,7 +33,9 @@ from benchmarks.throughput import WORKLOADS, run_throughput
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 DOCS_DIR = Path(__file__).resolve().parent.parent / "docs"
 EXTRAS = ("startup", "slow-reader", "reload", "live-reload", "embedding", "big-tree")
-VERSIONED = ("asgidev", "uvicorn", "h11", "httptools", "uvloop", "hypercorn", "daphne", "django")
+VERSIONED = ("asgidev", "uvicorn", "h11", "httptools", "uvloop", "granian", "hypercorn", "daphne", "django")
+# The floors vary little between rounds; three are enough for a median.
+FLOOR_ROUNDS = 3
 
 
 def _arguments(argv: list[str] | None) -> argparse.Namespace:
@@ -157,6 +160,11 @@ def _measure_all(
         _log("throughput and latency:")
         samples, found = run_throughput(workloads, servers, rounds, duration, client, _log)
         results["throughput"] = {"samples": samples, "summary": summary.summarize_throughput(samples)}
+        problems += found
+        _log("app floors (in-process, no server):")
+        loops = sorted({SERVERS[s].loop for s in servers if SERVERS[s].loop != "wsgi"})
+        samples, found = run_floors([w.name for w in workloads], loops, min(rounds, FLOOR_ROUNDS), _log)
+        results["floor"] = {"samples": samples, "summary": summary.summarize_floors(samples)}
         problems += found
     if "startup" in extras:
         _log("startup and idle RSS:")

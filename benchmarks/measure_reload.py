@@ -84,8 +84,8 @@ def _granian(target: Target, port: int, reload: bool) -> list[str]:
 RELOAD_PEERS = {
     spec.name: spec
     for spec in (
-        ServerSpec("fastapi-dev", ("fastapi_cli", "uvicorn"), (), _fastapi_dev, can_reload=True),
-        ServerSpec("granian", ("granian", "watchfiles"), (), _granian, can_reload=True),
+        ServerSpec("fastapi-dev", ("fastapi_cli", "uvicorn"), (), _fastapi_dev, "asyncio", can_reload=True),
+        ServerSpec("granian", ("granian", "watchfiles"), (), _granian, "asyncio", can_reload=True),
     )
 }
 ALL_SERVERS: dict[str, ServerSpec] = {**SERVERS, **RELOAD_PEERS}

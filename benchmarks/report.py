@@ -8,8 +8,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from benchmarks.servers import BASELINE
-from benchmarks.summary import Spread
+from benchmarks.servers import BASELINE, SERVERS
+from benchmarks.summary import Spread, floor_of
 from benchmarks.targets import check_targets
 from benchmarks.throughput import WORKLOADS
 
@@ -38,6 +38,7 @@ def render_markdown(results: dict[str, Any], chart_name: str | None, reload_char
         lines += [f"![Ratios to {BASELINE}, median of rounds with min–max]({chart_name})", ""]
     lines += _targets_section(results)
     lines += _throughput_section(results)
+    lines += _floor_section(results)
     lines += _startup_section(results)
     lines += _slow_reader_section(results)
     lines += _reload_section(results, reload_chart_name)
@@ -65,10 +66,16 @@ def _intro(meta: dict[str, Any]) -> list[str]:
         "(the order rotates each round). Concurrency 1 gives latency (p50/p99); concurrency 64 gives throughput and p99.",
         f"- Every figure is a **ratio to {BASELINE}** (`uvicorn --http h11 --loop asyncio`) measured in the same round: "
         "median of the rounds, min–max in brackets. For req/s higher is better; for latency, CPU and memory lower is better.",
-        "- CPU µs/request: the server's utime+stime (from /proc/PID/stat) over the run, divided by the requests served; "
-        "it stays meaningful when the client, not the server, is the bottleneck.",
-        "- Every server is one process bound to 127.0.0.1 with its access log off: asgidev `--no-reload --no-access-log`, "
-        "uvicorn `--no-access-log`, hypercorn `--workers 0`, daphne `-v 0`, runserver `--noreload` with the `django.server` logger silenced.",
+        "- CPU µs/request: the utime+stime of the server's process tree (from /proc/PID/stat) over the run, divided by the "
+        "requests served; it stays meaningful when the client, not the server, is the bottleneck. `floor + server`: the "
+        "app's own CPU per request driven in-process with no server on the same loop (see "
+        "[the app's floor](#the-apps-floor-and-each-servers-overhead)), and the rest, the server's overhead, with its share.",
+        "- Every server is bound to 127.0.0.1 with its access log off: asgidev `--no-reload --no-access-log` (`asgidev`: "
+        "`--loop auto`, which is uvloop when installed; `asgidev-asyncio`: `--loop asyncio`), uvicorn `--no-access-log` "
+        "(`uvicorn-h11`: `--http h11 --loop asyncio`; `uvicorn-h11-uvloop`: `--http h11 --loop uvloop`; `uvicorn-httptools`: "
+        "`--http httptools --loop uvloop`), granian `--interface asgi --loop uvloop --workers 1`, hypercorn `--workers 0`, "
+        "daphne `-v 0`, runserver `--noreload` with the `django.server` logger silenced. Compare a server with the peer "
+        "on the same loop: the loop alone moves small-response figures by more than half.",
         "- Bytecode: asgidev's source is byte-compiled before the run, as pip does for every installed package "
         "(the peers' included); servers run with PYTHONDONTWRITEBYTECODE=1, so nothing else is cached between starts.",
         "- These machines are shared; treat differences under about 10 % as noise.",
@@ -80,7 +87,7 @@ def _targets_section(results: dict[str, Any]) -> list[str]:
     checks = check_targets(results)
     if not checks:
         return []
-    lines = ["## Targets (issue 8)", "", "| Target | Measured | Met |", "|---|---|---|"]
+    lines = ["## Targets (issues 8 and 17)", "", "| Target | Measured | Met |", "|---|---|---|"]
     lines += [f"| {c['target']} | {c['measured']} | {c['status']} |" for c in checks]
     return [*lines, ""]
 
@@ -96,8 +103,9 @@ def _throughput_section(results: dict[str, Any]) -> list[str]:
             continue
         lines += [f"### {workload.name}: {workload.description}", ""]
         lines += [
-            "| Server | req/s c=64 | × h11 | p99 ms c=64 | × h11 | p50 ms c=1 | × h11 | p99 ms c=1 | × h11 | CPU µs/req c=64 | × h11 | errors |",
-            "|---|---:|---|---:|---|---:|---|---:|---|---:|---|---:|",
+            "| Server | req/s c=64 | × h11 | p99 ms c=64 | × h11 | p50 ms c=1 | × h11 | p99 ms c=1 | × h11 | CPU µs/req c=64 | × h11 "
+            "| = floor + server c=64 | errors |",
+            "|---|---:|---|---:|---|---:|---|---:|---|---:|---|---|---:|",
         ]
         for server in workload.servers:
             high, low = mine.get((server, 64)), mine.get((server, 1))
@@ -112,9 +120,63 @@ def _throughput_section(results: dict[str, Any]) -> list[str]:
                 (high, "cpu_us_per_req", 0),
             ):
                 cells += [_num(row and row[metric], digits), _ratio(row and row[f"{metric}_ratio"])]
+            cells.append(_split(results, workload.name, server, high))
             cells.append(str(sum(r["errors"] for r in (high, low) if r)))
             lines.append("| " + " | ".join(cells) + " |")
         lines.append("")
+    return lines
+
+
+def _split(results: dict[str, Any], workload: str, server: str, row: dict[str, Any] | None) -> str:
+    """A row's CPU per request as the app's floor plus the server's overhead (and its share)."""
+    floors = results.get("floor", {}).get("summary", [])
+    spec = SERVERS.get(server)
+    floor = floor_of(floors, workload, spec.loop, 64) if spec else None
+    cpu = row and row["cpu_us_per_req"]
+    if floor is None or not cpu:
+        return "—"
+    overhead = cpu["median"] - floor
+    return f"{floor:,.0f} + {overhead:,.0f} ({overhead / cpu['median']:.0%})"
+
+
+def _floor_section(results: dict[str, Any]) -> list[str]:
+    rows = results.get("floor", {}).get("summary", [])
+    if not rows:
+        return []
+    lines = [
+        "## The app's floor and each server's overhead",
+        "",
+        "Every workload's app is also driven in-process, with no server and no sockets (`benchmarks/floor.py`): a minimal "
+        "ASGI driver calls it with the scope a server builds for wrk's request, a `receive` that hands over the body, and "
+        "a `send` that only counts, with 1 or 64 requests in flight on the loop named. The CPU per request it costs is the "
+        "app's **floor**: what the app and its event loop need under any server. In the throughput tables, each server's "
+        "CPU per request is split as floor (on that server's loop) + the server's own overhead; only the overhead is "
+        "the server's to lose. The Django views are also driven through Django's WSGI handler, which is what runserver runs.",
+        "",
+        "| Workload | Handler | Loop | µs/req c=1 | µs/req c=64 |",
+        "|---|---|---|---:|---:|",
+    ]
+    keys = dict.fromkeys((r["workload"], r["handler"], r["loop"]) for r in rows)
+    by_key = {(r["workload"], r["handler"], r["loop"], r["concurrency"]): r for r in rows}
+    for workload, handler, loop in keys:
+        low, high = by_key.get((workload, handler, loop, 1)), by_key.get((workload, handler, loop, 64))
+        lines.append(
+            f"| {workload} | {handler} | {loop} | {_num(low and low['cpu_us_per_req'], 1)} | {_num(high and high['cpu_us_per_req'], 1)} |"
+        )
+    lines.append("")
+    wsgi, asgi = floor_of(rows, "django-hello", "wsgi", 1), floor_of(rows, "django-hello", "asyncio", 1)
+    if wsgi and asgi:
+        lines += [
+            f"Django's own cost: its ASGI handler needs {asgi:,.0f} µs of CPU per request for the startproject "
+            f"hello view on asyncio, its WSGI handler {wsgi:,.0f} µs ({asgi / wsgi:.1f}×), before any server is involved. "
+            "That is most of runserver's lead on the Django rows: under ASGI, each synchronous middleware and the "
+            "synchronous view run through asgiref's `sync_to_async`, a hop to a worker thread and back for each. "
+            "A Django user can shrink it: middleware that is async-capable (`async_capable = True`; Django's own are) "
+            "runs without hops, an `async def` view needs none, and third-party sync-only middleware is worth "
+            "replacing or dropping from the development settings. No server can remove this cost; the overhead "
+            "column shows what the server adds on top.",
+            "",
+        ]
     return lines
 
 

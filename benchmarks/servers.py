@@ -38,6 +38,10 @@ STOP_TIMEOUT_S = 5.0
 PROBE_INTERVAL_S = 0.002
 
 Kind = Literal["raw", "django"]
+# The event loop a server runs its app on, which decides the in-process floor it is compared with
+# (benchmarks/floor.py); "wsgi": Django's WSGI handler, no loop.
+Loop = Literal["asyncio", "uvloop", "wsgi"]
+HAS_UVLOOP = find_spec("uvloop") is not None
 
 
 @dataclass(frozen=True)
@@ -61,6 +65,7 @@ class ServerSpec:
     modules: tuple[str, ...]
     kinds: tuple[Kind, ...]
     argv: Callable[[Target, int, bool], list[str]]
+    loop: Loop
     can_reload: bool = False
 
     def is_installed(self) -> bool:
@@ -68,9 +73,20 @@ class ServerSpec:
 
 
 def _asgidev(target: Target, port: int, reload: bool) -> list[str]:
+    """asgidev as installed: --loop auto, so uvloop when it is installed (as with asgidev[fast])."""
     argv = [sys.executable, "-m", "asgidev", target.app, "--app-dir", str(target.directory)]
     argv += ["--host", probe.HOST, "--port", str(port), "--no-access-log"]
     return argv if reload else [*argv, "--no-reload"]
+
+
+def _asgidev_asyncio(target: Target, port: int, reload: bool) -> list[str]:
+    return [*_asgidev(target, port, reload), "--loop", "asyncio"]
+
+
+def _granian(target: Target, port: int, reload: bool) -> list[str]:
+    # One worker process (granian always runs its app in a child; CPU is counted over the whole tree).
+    argv = [sys.executable, "-m", "granian", "--interface", "asgi", "--loop", "uvloop", "--host", probe.HOST, "--port", str(port)]
+    return [*argv, "--workers", "1", "--no-ws", "--log-level", "warning", "--working-dir", str(target.directory), target.app]
 
 
 def _uvicorn(http: str, loop: str) -> Callable[[Target, int, bool], list[str]]:
@@ -101,12 +117,15 @@ BASELINE = "uvicorn-h11"
 SERVERS: dict[str, ServerSpec] = {
     spec.name: spec
     for spec in (
-        ServerSpec("asgidev", ("asgidev",), ("raw", "django"), _asgidev, can_reload=True),
-        ServerSpec(BASELINE, ("uvicorn", "h11"), ("raw", "django"), _uvicorn("h11", "asyncio"), can_reload=True),
-        ServerSpec("uvicorn-httptools", ("uvicorn", "httptools", "uvloop"), ("raw",), _uvicorn("httptools", "uvloop")),
-        ServerSpec("hypercorn", ("hypercorn",), ("raw",), _hypercorn),
-        ServerSpec("daphne", ("daphne",), ("raw", "django"), _daphne),
-        ServerSpec("runserver", ("django",), ("django",), _runserver, can_reload=True),
+        ServerSpec("asgidev", ("asgidev",), ("raw", "django"), _asgidev, "uvloop" if HAS_UVLOOP else "asyncio", can_reload=True),
+        ServerSpec("asgidev-asyncio", ("asgidev",), ("raw", "django"), _asgidev_asyncio, "asyncio"),
+        ServerSpec(BASELINE, ("uvicorn", "h11"), ("raw", "django"), _uvicorn("h11", "asyncio"), "asyncio", can_reload=True),
+        ServerSpec("uvicorn-h11-uvloop", ("uvicorn", "h11", "uvloop"), ("raw", "django"), _uvicorn("h11", "uvloop"), "uvloop"),
+        ServerSpec("uvicorn-httptools", ("uvicorn", "httptools", "uvloop"), ("raw",), _uvicorn("httptools", "uvloop"), "uvloop"),
+        ServerSpec("granian", ("granian", "uvloop"), ("raw", "django"), _granian, "uvloop"),
+        ServerSpec("hypercorn", ("hypercorn",), ("raw",), _hypercorn, "asyncio"),
+        ServerSpec("daphne", ("daphne",), ("raw", "django"), _daphne, "asyncio"),
+        ServerSpec("runserver", ("django",), ("django",), _runserver, "wsgi", can_reload=True),
     )
 }
 

@@ -40,6 +40,40 @@ def summarize_throughput(samples: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return rows
 
 
+def summarize_floors(samples: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per (workload, handler, loop, concurrency): the app's in-process CPU per request."""
+    groups: dict[tuple[str, str, str, int], list[float]] = defaultdict(list)
+    for s in samples:
+        groups[(s["workload"], s["handler"], s["loop"], s["concurrency"])].append(s["cpu_us_per_req"])
+    return [
+        {"workload": w, "handler": h, "loop": loop, "concurrency": c, "cpu_us_per_req": spread(values)}
+        for (w, h, loop, c), values in groups.items()
+    ]
+
+
+def floor_of(floors: list[dict[str, Any]], workload: str, loop: str, concurrency: int) -> float | None:
+    """The median floor of ``workload`` for a server on ``loop`` ("wsgi": Django's WSGI handler) at ``concurrency``."""
+    handler, loop, concurrency = ("wsgi", "none", 1) if loop == "wsgi" else ("asgi", loop, concurrency)
+    for row in floors:
+        if (row["workload"], row["handler"], row["loop"], row["concurrency"]) == (workload, handler, loop, concurrency):
+            return float(row["cpu_us_per_req"]["median"])
+    return None
+
+
+def pair_ratio(samples: list[dict[str, Any]], workload: str, concurrency: int, metric: str, server: str, reference: str) -> Spread | None:
+    """``server``'s ``metric`` over ``reference``'s, round by round (the same run, interleaved): their spread."""
+    by_round: dict[tuple[str, int], dict[str, Any]] = {}
+    for s in samples:
+        if s["workload"] == workload and s["concurrency"] == concurrency and s["server"] in (server, reference):
+            by_round[(s["server"], s["round"])] = s
+    ratios = []
+    for (name, round_index), sample in by_round.items():
+        base = by_round.get((reference, round_index))
+        if name == server and base and sample[metric] is not None and base[metric]:
+            ratios.append(sample[metric] / base[metric])
+    return spread(ratios)
+
+
 def summarize_startup(samples: list[dict[str, Any]]) -> list[dict[str, Any]]:
     by_round = {(s["label"], s["round"]): s for s in samples}
     groups: dict[str, list[dict[str, Any]]] = defaultdict(list)

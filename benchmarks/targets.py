@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from benchmarks.servers import BASELINE
+from benchmarks.servers import BASELINE, SERVERS
+from benchmarks.summary import floor_of, pair_ratio
 
 # Reload latency goals (issue 20; issue 8's were 250 and 400 ms), in milliseconds, and the most
 # asgidev's median may be of uvicorn --reload's (and of runserver's) on the same app in the same run.
@@ -63,7 +64,53 @@ def check_targets(results: dict[str, Any]) -> list[dict[str, str]]:
         add(f"startup with reload ({app} app) ≤ uvicorn --reload", shown, None if startup_ratio is None else startup_ratio <= 1.0)
         shown = "not measured" if row is None else f"{rss_ratio or 0:.2f}×"
         add(f"idle RSS with reload ({app} app) ≤ uvicorn --reload", shown, None if rss_ratio is None else rss_ratio <= 1.0)
+    checks += _loop_targets(results)
     checks += _reload_targets(reload_rows)
+    return checks
+
+
+# Issue 17: (workload, server, reference, metric, least ratio; a most ratio when negative), c=64, same run.
+SAME_LOOP_PEER = {"asgidev": "uvicorn-h11-uvloop", "asgidev-asyncio": BASELINE}
+LOOP_GOALS: tuple[tuple[str, str, str, str, float], ...] = (
+    ("hello", "asgidev", BASELINE, "rps", 2.5),
+    ("hello", "asgidev", "uvicorn-h11-uvloop", "rps", 1.6),
+    ("hello", "asgidev", "uvicorn-httptools", "rps", 0.75),
+    ("hello", "asgidev", BASELINE, "p99_ms", -1.0),
+    ("hello", "asgidev-asyncio", BASELINE, "rps", 2.0),
+    *((w, s, SAME_LOOP_PEER[s], "rps", 1.5) for w in ("echo-64k", "stream-1m") for s in SAME_LOOP_PEER),
+    *(("django-hello", s, SAME_LOOP_PEER[s], "rps", 1.1) for s in SAME_LOOP_PEER),
+)
+# Issue 17: asgidev's CPU per request above Django's own ASGI floor, as a share of the row's CPU per request.
+DJANGO_OVERHEAD_GOAL = 0.10
+
+
+def _loop_targets(results: dict[str, Any]) -> list[dict[str, str]]:
+    samples = results.get("throughput", {}).get("samples", [])
+    if not samples:
+        return []
+    checks: list[dict[str, str]] = []
+    for workload, server, reference, metric, goal in LOOP_GOALS:
+        ratio = pair_ratio(samples, workload, 64, metric, server, reference)
+        shown = "not measured" if ratio is None else f"{ratio['median']:.2f}×"
+        what = "req/s" if metric == "rps" else "p99"
+        wanted = f"≥ {goal:g}×" if goal > 0 else "no worse than"
+        ok = None if ratio is None else (ratio["median"] >= goal if goal > 0 else ratio["median"] <= -goal)
+        checks.append({"target": f"{workload} c=64: {server} {what} {wanted} {reference}'s", "measured": shown, "status": _status(ok)})
+    floors = results.get("floor", {}).get("summary", [])
+    rows = {(r["workload"], r["concurrency"], r["server"]): r for r in results.get("throughput", {}).get("summary", [])}
+    for server in SAME_LOOP_PEER:
+        cpu = _median(rows.get(("django-hello", 64, server)), "cpu_us_per_req")
+        floor = floor_of(floors, "django-hello", SERVERS[server].loop, 64)
+        share, shown = None, "not measured"
+        if cpu is not None and floor is not None:
+            share, shown = (cpu - floor) / cpu, f"{(cpu - floor) / cpu:.0%} ({cpu - floor:.0f} of {cpu:.0f} µs)"
+        checks.append(
+            {
+                "target": f"django-hello c=64: {server}'s overhead above Django's ASGI floor ≤ {DJANGO_OVERHEAD_GOAL:.0%} of its CPU/request",
+                "measured": shown,
+                "status": _status(None if share is None else share <= DJANGO_OVERHEAD_GOAL),
+            }
+        )
     return checks
 
 

@@ -34,8 +34,9 @@ class Workload:
     description: str
 
 
-_RAW_SERVERS = ("asgidev", "uvicorn-h11", "uvicorn-httptools", "hypercorn", "daphne")
-_DJANGO_SERVERS = ("asgidev", "uvicorn-h11", "daphne", "runserver")
+# Like with like: asgidev on both loops next to uvicorn's h11 on both, httptools and granian on uvloop.
+_RAW_SERVERS = ("asgidev", "asgidev-asyncio", "uvicorn-h11", "uvicorn-h11-uvloop", "uvicorn-httptools", "granian", "hypercorn", "daphne")
+_DJANGO_SERVERS = ("asgidev", "asgidev-asyncio", "uvicorn-h11", "uvicorn-h11-uvloop", "granian", "daphne", "runserver")
 WORKLOADS: dict[str, Workload] = {
     w.name: w
     for w in (
@@ -107,9 +108,11 @@ def run_throughput(
 
 
 def _measure(server: Running, workload: Workload, spec: LoadSpec, round_index: int, client: Client) -> Sample:
-    cpu_before = probe.cpu_seconds(server.pid)
+    # The whole process tree: granian serves from a child process, a reloader from its worker.
+    tree = probe.process_tree(server.pid)
+    cpu_before = sum(probe.cpu_seconds(pid) for pid in tree)
     result = run_load(client, server.port, spec)
-    cpu_after = probe.cpu_seconds(server.pid)
+    cpu_after = sum(probe.cpu_seconds(pid) for pid in tree)
     cpu_per_req = (cpu_after - cpu_before) * 1e6 / result.requests if result.requests else None
     return Sample(
         round=round_index,
