@@ -16,7 +16,9 @@ import asyncio
 import json
 import logging
 import re
+from collections.abc import Callable
 from importlib import resources
+from urllib.parse import parse_qs
 
 from asgidev._types import ASGIApp, Message, Receive, Scope, Send
 from asgidev.config import Config
@@ -48,7 +50,10 @@ class LiveReload:
         self.tag = b'<script src="%s" data-generation="%s"></script>' % (SCRIPT_PATH, generation.encode())
         # The endpoint answers loopback names and --allowed-host names only, whatever the bind.
         self._endpoint_guard = HostGuard(allowed_hosts, is_active=True)
-        self._clients: set[asyncio.Queue[str]] = set()
+        # Each open tab's message queue, and the scope of its WebSocket (its page is in the query string).
+        self._clients: dict[asyncio.Queue[str], Scope] = {}
+        # Messages a tab gets right after "hello", from each greeter (the overlay's tracebacks that came before the tab).
+        self._greeters: list[Callable[[Scope], list[str]]] = []
         self._csp_logged: set[str] = set()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -68,8 +73,23 @@ class LiveReload:
         """Tell every open page that these stylesheets changed."""
         self._broadcast(json.dumps({"type": "css", "paths": paths}))
 
-    def _broadcast(self, message: str) -> None:
-        for queue in self._clients:
+    def send_to_tabs(self, message: str, page: str | None, may_receive: Callable[[Scope], bool]) -> bool:
+        """Send ``message`` to the tabs showing ``page`` (path and query), or to every tab when none does.
+
+        Only tabs whose connection passes ``may_receive`` get it (a traceback is not for every client).
+        Returns whether a tab showing ``page`` got it.
+        """
+        tabs = [queue for queue, scope in self._clients.items() if may_receive(scope)]
+        showing = [queue for queue in tabs if page is not None and tab_page(self._clients[queue]) == page]
+        self._broadcast(message, showing or tabs)
+        return bool(showing)
+
+    def add_greeter(self, greeter: Callable[[Scope], list[str]]) -> None:
+        """Have ``greeter`` name messages for each tab that connects, given its WebSocket's scope."""
+        self._greeters.append(greeter)
+
+    def _broadcast(self, message: str, queues: list[asyncio.Queue[str]] | None = None) -> None:
+        for queue in self._clients if queues is None else queues:
             if queue.full():
                 queue.get_nowait()
             queue.put_nowait(message)
@@ -81,7 +101,7 @@ class LiveReload:
         allowed = self._endpoint_guard.is_allowed(host)
         if scope["type"] == "websocket":
             if allowed and scope["raw_path"] == SOCKET_PATH and self._is_own_page(scope, host):
-                await self._serve_socket(receive, send)
+                await self._serve_socket(scope, receive, send)
             else:
                 await receive()
                 await send({"type": "websocket.close", "code": 1008})  # before accept: a 403
@@ -111,13 +131,16 @@ class LiveReload:
             return False
         return (host is not None and authority == host.lower()) or self._endpoint_guard.is_allowed(authority)
 
-    async def _serve_socket(self, receive: Receive, send: Send) -> None:
+    async def _serve_socket(self, scope: Scope, receive: Receive, send: Send) -> None:
         if (await receive())["type"] != "websocket.connect":
             return
         await send({"type": "websocket.accept"})
         await send({"type": "websocket.send", "text": json.dumps({"type": "hello", "generation": self.generation})})
         queue: asyncio.Queue[str] = asyncio.Queue(MAX_QUEUED_MESSAGES)
-        self._clients.add(queue)
+        for greeter in self._greeters:
+            for message in greeter(scope)[:MAX_QUEUED_MESSAGES]:
+                queue.put_nowait(message)
+        self._clients[queue] = scope
         try:
             while True:
                 incoming = asyncio.ensure_future(receive())
@@ -133,7 +156,7 @@ class LiveReload:
                 else:
                     incoming.cancel()
         finally:
-            self._clients.discard(queue)
+            self._clients.pop(queue, None)
 
     def may_inject(self, scope: Scope, status: int, headers: list[tuple[bytes, bytes]]) -> bool:
         """Whether this response is HTML we may add the script to."""
@@ -227,6 +250,12 @@ def _csp_allows_self_script(policy: bytes) -> bool:
             sources = [s.lower() for s in directives[name]]
             return "'self'" in sources or "*" in sources
     return True
+
+
+def tab_page(scope: Scope) -> str | None:
+    """The page (path and query) a tab's live-reload WebSocket said it shows (``?page=...``)."""
+    pages = parse_qs(scope.get("query_string", b"").decode("latin-1")).get("page")
+    return pages[0] if pages else None
 
 
 def wrap(app: ASGIApp, config: Config, generation: str) -> LiveReload:

@@ -1,10 +1,13 @@
 // asgidev live reload: reloads this page when the server runs new code,
-// and swaps stylesheets in place when only CSS changed.
+// swaps stylesheets in place when only CSS changed, and shows the traceback
+// of an exception the page's requests ran into as an overlay.
 (() => {
   if (window.__asgidevLiveReload) return; // at most one connection per tab
   window.__asgidevLiveReload = true;
   const generation = document.currentScript && document.currentScript.dataset.generation;
-  const url = (location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/__asgidev__/live-reload";
+  // The page is named so that the server can send a traceback to the tab whose request failed.
+  const url = (location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/__asgidev__/live-reload?page=" +
+    encodeURIComponent(location.pathname + location.search);
   // The first reconnection is immediate: after a reload the connection waits in
   // the server's queue until the new worker is ready. Then 100 ms, doubling to 5 s.
   const FIRST_DELAY_MS = 100;
@@ -23,6 +26,29 @@
     }
   }
 
+  // The overlay lives in a shadow root, so the page's styles and the overlay's never mix.
+  // Its markup was rendered and escaped by the server from its templates.
+  let overlay = null;
+
+  function hideError() {
+    if (overlay) overlay.remove();
+    overlay = null;
+  }
+
+  function showError(message) {
+    hideError();
+    overlay = document.createElement("asgidev-overlay");
+    overlay.dataset.key = message.key;
+    const root = overlay.attachShadow({ mode: "open" });
+    root.innerHTML = message.html;
+    root.querySelector(".close").addEventListener("click", hideError);
+    document.documentElement.appendChild(overlay);
+  }
+
+  document.addEventListener("keydown", (event) => {
+    if (event.key === "Escape") hideError();
+  });
+
   function connect() {
     const socket = new WebSocket(url);
     socket.onmessage = (event) => {
@@ -32,6 +58,10 @@
         location.reload();
       } else if (message.type === "css") {
         swapStylesheets(message.paths);
+      } else if (message.type === "error") {
+        showError(message);
+      } else if (message.type === "error-cleared" && overlay && overlay.dataset.key === message.key) {
+        hideError();
       }
     };
     // The server restarts or stops: try again with a growing delay, never a flood.

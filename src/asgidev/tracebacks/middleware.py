@@ -5,7 +5,8 @@ app raises before anything reached the client, the client gets a 500 with the
 traceback: an HTML page for a browser, ``application/problem+json`` for a
 client asking for JSON, plain text otherwise. When the response was already
 on its way, it cannot change: with ``--live-reload`` the open page gets the
-traceback as an overlay instead. The exception is re-raised either way, so the
+traceback as an overlay instead, as it does when a page's own request (a
+``fetch``) got the JSON or text form, which the developer never sees. The exception is re-raised either way, so the
 server logs it in the terminal as before.
 
 Frameworks' catch-all handlers (Starlette's and FastAPI's
@@ -36,11 +37,12 @@ from asgidev.config import Config
 from asgidev.editors import link_template
 from asgidev.server.host_guard import HostGuard, is_loopback_bind
 from asgidev.tracebacks.negotiation import Wanted, wanted_format
-from asgidev.tracebacks.render import Rendering, html_page, plain_text, problem_json
+from asgidev.tracebacks.render import Rendering, html_page, overlay_markup, plain_text, problem_json
 from asgidev.tracebacks.report import build_report
 
 if TYPE_CHECKING:
     from asgidev.livereload.middleware import LiveReload
+    from asgidev.livereload.overlay import Overlays
 
 logger = logging.getLogger(__name__)
 
@@ -154,11 +156,11 @@ class _Response:
 class TracebackPages:
     """Answers exceptions escaping ``app`` with their traceback, for the clients ``audience`` allows."""
 
-    def __init__(self, app: ASGIApp, *, audience: Audience, editor: str | None, live: LiveReload | None = None) -> None:
+    def __init__(self, app: ASGIApp, *, audience: Audience, editor: str | None, overlays: Overlays | None = None) -> None:
         self.app = app
         self.audience = audience
         self.editor = editor
-        self.live = live
+        self.overlays = overlays
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or not self.audience.may_see(scope):
@@ -173,6 +175,8 @@ class TracebackPages:
             raise
         if response.state is not Forwarding.FORWARDED:
             await response.flush()
+        if self.overlays is not None and 0 < response.status < 500:
+            self.overlays.request_succeeded(scope)
 
     async def _show(self, scope: Scope, response: _Response, exc: Exception) -> None:
         if response.state is Forwarding.HOLDING and response.is_held_html:
@@ -181,12 +185,14 @@ class TracebackPages:
         chain = build_report(exc)
         how = Rendering(request=_request_line(scope), editor=self.editor)
         if response.state is Forwarding.FORWARDED:
+            if self.overlays is not None:
+                self.overlays.show(scope, overlay_markup(chain, how))
             return
         response.discard()
         wanted = wanted_format(scope["headers"])
         if wanted is Wanted.HTML:
             page = html_page(chain, how).encode()
-            body, kind = (self.live.inject(page) if self.live else page), b"text/html; charset=utf-8"
+            body, kind = (self.overlays.inject_script(page) if self.overlays else page), b"text/html; charset=utf-8"
         elif wanted is Wanted.JSON:
             body, kind = problem_json(chain, how), b"application/problem+json"
         else:
@@ -202,6 +208,13 @@ class TracebackPages:
         with contextlib.suppress(OSError):
             await response.send({"type": "http.response.start", "status": 500, "headers": headers})
             await response.send({"type": "http.response.body", "body": body})
+        if self.overlays is not None and wanted is not Wanted.HTML and _has_referer(scope):
+            # A page's script made this request: the page, not the response, is where the developer looks.
+            self.overlays.show(scope, overlay_markup(chain, how))
+
+
+def _has_referer(scope: Scope) -> bool:
+    return any(name == b"referer" for name, _ in scope["headers"])
 
 
 def _request_line(scope: Scope) -> str:
@@ -213,4 +226,9 @@ def _request_line(scope: Scope) -> str:
 def wrap(app: ASGIApp, config: Config, sockets: Sequence[socket.socket], live: LiveReload | None = None) -> TracebackPages:
     """``app`` answering its exceptions with tracebacks, for the audience ``config`` and the bound ``sockets`` allow."""
     audience = Audience(is_exposed=config.expose_tracebacks, is_loopback_bind=is_loopback_bind(sockets))
-    return TracebackPages(app, audience=audience, editor=link_template(config.editor, os.environ), live=live)
+    overlays = None
+    if live is not None:
+        from asgidev.livereload.overlay import Overlays
+
+        overlays = Overlays(live, audience.may_see)
+    return TracebackPages(app, audience=audience, editor=link_template(config.editor, os.environ), overlays=overlays)
