@@ -10,6 +10,7 @@ from pathlib import Path
 
 import httpx
 
+from asgidev.django.discovery import extra_setup
 from tests.django_helpers import ServerFactory, asgidev_args
 
 MODELS_TYPO = "\ndef broken(:\n"
@@ -61,3 +62,51 @@ def test_debug_off_without_allowed_hosts_under_reload_says_so_until_fixed(django
     page = httpx.get(server.url + "/polls/")
     assert page.status_code == 500
     assert "ALLOWED_HOSTS is empty" in page.text
+
+
+def test_bare_asgidev_reads_the_env_file_manage_py_loads_and_says_manage_py_does_more(
+    django_project: Path, start_server: ServerFactory
+) -> None:
+    (django_project / ".env").write_text("MYSITE_GREETING=from the env file\n")
+    server = start_server(django_project, *asgidev_args())
+    assert httpx.get(server.url + "/polls/greeting/").text == "from the env file"
+    notes = [line for line in server.lines if line.startswith("Note: manage.py does more than set DJANGO_SETTINGS_MODULE")]
+    assert len(notes) == 1, server.output
+    assert "dotenv.load_dotenv(" in notes[0]
+
+
+def test_asgi_py_beside_a_top_level_settings_module_is_found(django_project: Path, start_server: ServerFactory) -> None:
+    # django-oscar's sandbox: manage.py, settings.py and asgi.py side by side, DJANGO_SETTINGS_MODULE="settings".
+    (django_project / "settings.py").write_text("from mysite.settings import *  # noqa: F403\n")
+    (django_project / "asgi.py").write_text(
+        "import os\n\n"
+        "from django.core.asgi import get_asgi_application\n\n"
+        'os.environ.setdefault("DJANGO_SETTINGS_MODULE", "settings")\n'
+        "django_app = get_asgi_application()\n\n\n"
+        "async def application(scope, receive, send):\n"
+        "    async def send_marked(message):\n"
+        '        if message["type"] == "http.response.start":\n'
+        '            message = {**message, "headers": [*message.get("headers", []), (b"x-from", b"top-level asgi.py")]}\n'
+        "        await send(message)\n\n"
+        "    await django_app(scope, receive, send_marked)\n"
+    )
+    manage = django_project / "manage.py"
+    manage.write_text(manage.read_text().replace('"mysite.settings"', '"settings"'))
+    server = start_server(django_project, *asgidev_args())
+    assert "settings 'settings' from manage.py, app from the project's asgi.py" in server.output
+    assert "serving asgi:application" in server.output
+    page = httpx.get(server.url + "/polls/")
+    assert page.status_code == 200
+    assert page.headers["x-from"] == "top-level asgi.py"
+
+
+def test_startproject_manage_py_does_nothing_more() -> None:
+    import django
+
+    template = Path(django.__file__).parent / "conf" / "project_template" / "manage.py-tpl"
+    source = template.read_text().replace("{{ project_name }}", "mysite")
+    assert extra_setup(source) is None
+    assert (
+        extra_setup(source.replace("    main()", "    import dotenv\n    dotenv.load_dotenv()\n    main()"))
+        == "line 23: dotenv.load_dotenv()"
+    )

@@ -23,6 +23,8 @@ class DjangoProject:
     directory: Path
     settings_module: str
     settings_source: str  # "manage.py" or "DJANGO_SETTINGS_MODULE"
+    # What else manage.py does before Django starts (bare asgidev runs none of it): "line 9: load_dotenv()".
+    manage_py_setup: str | None = None
 
 
 @dataclass(frozen=True)
@@ -49,13 +51,14 @@ def find_project(app_dir: str) -> DjangoProject | None:
     manage_py = directory / "manage.py"
     if not manage_py.is_file():
         return None
-    module = settings_from_manage_py(manage_py.read_text(encoding="utf-8", errors="replace"))
+    source = manage_py.read_text(encoding="utf-8", errors="replace")
+    module = settings_from_manage_py(source)
     if module is None:
         raise AppImportError(
             f"Found {manage_py} but could not tell which settings module it uses.",
             f"Set {SETTINGS_ENV}, or name the app: 'asgidev mysite.asgi:application'.",
         )
-    return DjangoProject(directory, module, "manage.py")
+    return DjangoProject(directory, module, "manage.py", extra_setup(source))
 
 
 def settings_from_manage_py(source: str) -> str | None:
@@ -75,22 +78,66 @@ def settings_from_manage_py(source: str) -> str | None:
     return None
 
 
+def extra_setup(source: str) -> str | None:
+    """The first thing ``manage.py`` does besides Django's template (set the settings module, run the command), if any.
+
+    ``"line 9: dotenv.load_dotenv()"``. Imports, ``def main()``, the
+    ``__main__`` guard and the ``try``/``except ImportError`` around Django's
+    import are the template; any other statement is set-up bare asgidev skips.
+    """
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return None
+    functions = {node.name for node in tree.body if isinstance(node, ast.FunctionDef)}
+    pending: list[ast.stmt] = list(tree.body)
+    while pending:
+        node = pending.pop(0)
+        if isinstance(node, (ast.Import, ast.ImportFrom, ast.Pass)) or _is_docstring(node):
+            continue
+        if isinstance(node, ast.FunctionDef) or (isinstance(node, ast.If) and "__name__" in ast.unparse(node.test)):
+            pending[:0] = node.body
+        elif isinstance(node, ast.Try):
+            pending[:0] = [*node.body, *node.orelse, *node.finalbody]
+        elif not (isinstance(node, ast.Expr) and _is_template_call(node.value, functions)):
+            code = ast.unparse(node).splitlines()[0]
+            return f"line {node.lineno}: {code[:80]}"
+    return None
+
+
+def _is_docstring(node: ast.stmt) -> bool:
+    return isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str)
+
+
+def _is_template_call(node: ast.expr, functions: set[str]) -> bool:
+    """``os.environ.setdefault("DJANGO_SETTINGS_MODULE", ...)``, ``execute_from_command_line(...)``, ``main()``."""
+    if not isinstance(node, ast.Call):
+        return False
+    called = ast.unparse(node.func)
+    if called == "os.environ.setdefault":
+        return bool(node.args) and isinstance(node.args[0], ast.Constant) and node.args[0].value == SETTINGS_ENV
+    return called.rpartition(".")[2] == "execute_from_command_line" or called in functions
+
+
 def choose_app(project: DjangoProject, asgi_application: str | None) -> AppChoice:
     """What to serve: ``ASGI_APPLICATION`` if set, else ``application`` from the project's ``asgi.py``.
 
     ``asgi.py`` is looked for beside the settings module and in each package
-    above it (``mysite/settings/dev.py`` finds ``mysite/asgi.py``). With
-    neither, the choice is Django's own handler (``spec`` None).
+    above it, up to the project directory (``mysite/settings/dev.py`` finds
+    ``mysite/asgi.py``; a top-level ``settings.py``, as django-oscar's sandbox
+    has, finds the ``asgi.py`` beside it). With neither, the choice is Django's
+    own handler (``spec`` None).
     """
     if asgi_application:
         return AppChoice(dotted_to_spec(asgi_application), f"ASGI_APPLICATION = {asgi_application!r}")
     parts = project.settings_module.split(".")[:-1]
-    while parts:
-        package = ".".join(parts)
+    while True:
         if (project.directory.joinpath(*parts) / "asgi.py").is_file():
-            return AppChoice(f"{package}.asgi:application", f"the project's {'/'.join(parts)}/asgi.py")
+            module = ".".join([*parts, "asgi"])
+            return AppChoice(f"{module}:application", f"the project's {'/'.join([*parts, 'asgi.py'])}")
+        if not parts:
+            return AppChoice(None, "django.core.asgi.get_asgi_application() (no asgi.py found)")
         parts.pop()
-    return AppChoice(None, "django.core.asgi.get_asgi_application() (no asgi.py found)")
 
 
 def dotted_to_spec(dotted: str) -> str:

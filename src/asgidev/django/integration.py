@@ -46,7 +46,14 @@ def _load_project_app(config: Config, project: DjangoProject) -> tuple[LoadedApp
     if path not in sys.path:
         sys.path.insert(0, path)
     choice = choose_app(project, _read_asgi_application_setting(project))
-    notes = (f"Found a Django project: settings {project.settings_module!r} from {project.settings_source}, app from {choice.reason}.",)
+    notes: tuple[str, ...] = (
+        f"Found a Django project: settings {project.settings_module!r} from {project.settings_source}, app from {choice.reason}.",
+    )
+    if project.manage_py_setup:
+        notes += (
+            f"Note: manage.py does more than set DJANGO_SETTINGS_MODULE ({project.manage_py_setup}), which bare asgidev does not run; "
+            "it reads .env itself (--env-file for other files). For other set-up, run 'manage.py runserver' with asgidev.django installed.",
+        )
     if choice.spec is not None:
         return LoadedApp(import_app(choice.spec, path), choice.spec), notes
     return LoadedApp(_default_django_app(choice), "Django's default ASGI handler"), notes

@@ -54,6 +54,9 @@ if os.environ.get("MYSITE_ASGI_APPLICATION"):
 
 DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": BASE_DIR / "db.sqlite3"}}
 
+# Set in the project's .env by the tests that write one.
+GREETING = os.environ.get("MYSITE_GREETING", "no greeting")
+
 USE_TZ = True
 STATIC_URL = "static/"
 MEDIA_URL = "media/"

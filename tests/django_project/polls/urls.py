@@ -14,4 +14,5 @@ urlpatterns = [
     path("release/", views.release, name="release"),
     path("visits/", views.visits, name="visits"),
     path("boom/", views.boom, name="boom"),
+    path("greeting/", views.greeting, name="greeting"),
 ]

@@ -2,6 +2,7 @@
 
 import asyncio
 
+from django.conf import settings
 from django.http import HttpResponse, HttpResponseRedirect, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
@@ -74,3 +75,7 @@ def visits(request):
 
 def boom(request):
     return 1 / 0
+
+
+def greeting(request):
+    return HttpResponse(settings.GREETING)
