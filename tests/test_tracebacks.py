@@ -142,6 +142,17 @@ async def boom() -> None:
 
 app = Litestar([boom])
 """,
+    "litestar_debug": """
+from litestar import Litestar, get
+
+
+@get("/boom")
+async def boom() -> None:
+    raise ValueError("shown by Litestar")
+
+
+app = Litestar([boom], debug=True)
+""",
 }
 
 HTML = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}  # what Chromium sends when navigating
@@ -274,11 +285,28 @@ def test_frameworks_own_error_pages_are_untouched(project: Path) -> None:
         assert "shown by Starlette" in page.text and "cache-control" not in page.headers  # Starlette's debug page
     finally:
         starlette.stop()
+    litestar = start(project, "litestar_debug")
+    try:
+        page = httpx.get(litestar.url + "/boom", headers=HTML)
+        assert page.status_code == 500
+        assert "shown by Litestar" in page.text and "asgidev shows this page" not in page.text
+    finally:
+        litestar.stop()
+
+
+def test_litestar_bare_500_is_replaced_too(project: Path) -> None:
+    """Litestar answers its exceptions itself and never re-raises: its after_exception hook tells asgidev."""
     litestar = start(project, "litestar_app")
     try:
-        # Litestar answers its own exceptions; nothing reaches the server.
-        response = httpx.get(litestar.url + "/boom", headers=HTML)
-        assert (response.status_code, response.json()) == (500, {"status_code": 500, "detail": "Internal Server Error"})
+        page = httpx.get(litestar.url + "/boom", headers=HTML)
+        assert (page.status_code, page.headers["cache-control"]) == (500, "no-store")
+        assert "<title>ValueError: bad &lt;value&gt; &amp; &lt;/script&gt;</title>" in page.text
+        assert "It was raised from" in page.text and "note with &lt;i&gt;markup&lt;/i&gt;" in page.text
+        assert "&lt;/script&gt;&lt;script&gt;alert(" in page.text and "<script>alert" not in page.text
+        problem = httpx.get(litestar.url + "/boom", headers=JSON).json()
+        assert problem["detail"] == "ValueError: bad <value> & </script>"
+        assert httpx.get(litestar.url + "/boom").text.startswith("500 Internal Server Error · GET /boom\n")
+        assert httpx.get(litestar.url + "/missing", headers=HTML).status_code == 404  # Litestar's own 404 stays
     finally:
         litestar.stop()
 

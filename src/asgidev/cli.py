@@ -201,7 +201,7 @@ def _run_in_process(config: Config) -> int:
         from asgidev.livereload.middleware import wrap
 
         live = wrap(app, config, generation=str(os.getpid()))
-    app = traceback_pages(live or app, config, sockets, live)
+    app = traceback_pages(app, config, sockets, live)
     serve_sockets(config, app, sockets, on_started=on_started)
     return 0
 

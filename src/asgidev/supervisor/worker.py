@@ -88,7 +88,7 @@ async def _serve(
     # live-reload script tagged with this worker's generation.
     generation = str(os.getpid())
     live = _live_reload(loaded.app, config, generation)
-    server = Server(config, traceback_pages(live or loaded.app, config, sockets, live), sockets)
+    server = Server(config, traceback_pages(loaded.app, config, sockets, live), sockets)
     try:
         await server.start()
     except LifespanStartupError as exc:

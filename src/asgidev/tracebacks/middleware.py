@@ -36,6 +36,7 @@ from asgidev.asgi.disconnect import is_client_disconnect
 from asgidev.config import Config
 from asgidev.editors import link_template
 from asgidev.server.host_guard import HostGuard, is_loopback_bind
+from asgidev.tracebacks.handled import handled_exception, observe
 from asgidev.tracebacks.negotiation import Wanted, wanted_format
 from asgidev.tracebacks.render import Rendering, html_page, overlay_markup, plain_text, problem_json
 from asgidev.tracebacks.report import build_report
@@ -173,6 +174,10 @@ class TracebackPages:
             if not is_client_disconnect(exc, is_client_gone=False):
                 await self._show(scope, response, exc)
             raise
+        handled = handled_exception(scope)
+        if handled is not None and response.state is Forwarding.HOLDING:
+            await self._show(scope, response, handled)  # Litestar's bare 500 (it logged the exception itself)
+            return
         if response.state is not Forwarding.FORWARDED:
             await response.flush()
         if self.overlays is not None and 0 < response.status < 500:
@@ -224,11 +229,15 @@ def _request_line(scope: Scope) -> str:
 
 
 def wrap(app: ASGIApp, config: Config, sockets: Sequence[socket.socket], live: LiveReload | None = None) -> TracebackPages:
-    """``app`` answering its exceptions with tracebacks, for the audience ``config`` and the bound ``sockets`` allow."""
+    """The user's ``app`` (inside ``live``, the live-reload middleware, if given) answering its exceptions with tracebacks.
+
+    Tracebacks go to the audience ``config`` and the bound ``sockets`` allow.
+    """
+    observe(app)
     audience = Audience(is_exposed=config.expose_tracebacks, is_loopback_bind=is_loopback_bind(sockets))
     overlays = None
     if live is not None:
         from asgidev.livereload.overlay import Overlays
 
         overlays = Overlays(live, audience.may_see)
-    return TracebackPages(app, audience=audience, editor=link_template(config.editor, os.environ), overlays=overlays)
+    return TracebackPages(live or app, audience=audience, editor=link_template(config.editor, os.environ), overlays=overlays)

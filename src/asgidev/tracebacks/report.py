@@ -143,6 +143,8 @@ def _source(filename: str, lineno: int, module_globals: dict[str, object]) -> tu
         if not text:
             break
         lines.append(SourceLine(number, _cut(text.rstrip("\r\n"), MAX_REPR_CHARS), number == lineno))
+    while lines and not lines[-1].is_failing and not lines[-1].text.strip():
+        lines.pop()  # blank lines after the function say nothing
     return tuple(lines)
 
 
