@@ -10,6 +10,7 @@ import json
 import logging
 import os
 import sys
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -48,19 +49,81 @@ class ServerFormatter(logging.Formatter):
         return f"{colour}{line}{_RESET}" if colour else line
 
 
+class ConsoleHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """asgidev's console: a stream handler the access log may also write to directly.
+
+    An access line through ``logging`` (a LogRecord, the formatter, the handler
+    chain) costs several times what the server spends on a small request. While
+    this handler is the access log's only destination, ``write_access`` writes the
+    very line the formatter would, with the timestamp formatted once a second.
+    """
+
+    def __init__(self, formatter: ServerFormatter) -> None:
+        super().__init__(sys.stderr)
+        self.setFormatter(formatter)
+        self.server_formatter = formatter
+        self._stamp_second = -1
+        self._stamp = ""
+
+    def write_access(self, message: str, status_code: int) -> None:
+        """Emit one access-log line as ``ServerFormatter`` would format it."""
+        now = time.time()
+        second = int(now)
+        if second != self._stamp_second:
+            self._stamp_second = second
+            self._stamp = time.strftime(DATE_FORMAT, time.localtime(now))
+        line = f"[{self._stamp}] {message}"
+        if self.server_formatter.use_colours:
+            colour = _STATUS_COLOURS.get(status_code // 100, "")
+            if colour:
+                line = f"{colour}{line}{_RESET}"
+        with self.lock:  # type: ignore[union-attr]
+            try:
+                self.stream.write(line + self.terminator)
+                self.flush()
+            except Exception:
+                self.handleError(logging.makeLogRecord({"msg": message}))
+
+
+_console: ConsoleHandler | None = None
+
+
+def direct_access_console() -> ConsoleHandler | None:
+    """The console access lines may be written to directly, or None: then they go through ``logging``.
+
+    Only while logging is asgidev's own set-up, untouched: nothing added to or
+    filtering the ``asgidev.access`` and ``asgidev`` loggers (an app's logging
+    configuration, pytest's caplog, ``--log-config``), and INFO enabled.
+    """
+    console = _console
+    if console is None:
+        return None
+    access = _ACCESS
+    if access.disabled or access.handlers or access.filters or not access.propagate or not access.isEnabledFor(logging.INFO):
+        return None
+    own = access.parent
+    if own is None or own.handlers != [console] or own.filters or own.propagate or console.filters or console.level > logging.INFO:
+        return None
+    return console
+
+
+_ACCESS = logging.getLogger("asgidev.access")
+
+
 def configure_logging(config: Config) -> None:
     """Install asgidev's handlers on the ``asgidev`` loggers (not the root logger).
 
     Raises:
         ConfigError: ``--log-config`` cannot be read.
     """
+    global _console
     if config.log_config is not None:
         from logging.config import dictConfig  # only for --log-config: it costs every start a few ms
 
+        _console = None
         dictConfig(_read_log_config(config.log_config))
         return
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(ServerFormatter())
+    handler = _console = ConsoleHandler(ServerFormatter())
     root = logging.getLogger("asgidev")
     root.handlers[:] = [handler]
     root.setLevel(config.log_level.upper())

@@ -15,6 +15,7 @@ from asgidev._types import ASGIApp, Headers, Scope
 from asgidev.asgi.http import HTTPCycle
 from asgidev.asgi.scope import Address, ProxyTrust, http_scope, websocket_scope
 from asgidev.config import Config
+from asgidev.log import direct_access_console
 from asgidev.protocols.headers import DefaultHeaders
 from asgidev.server.host_guard import HostGuard, rejection_message
 
@@ -135,13 +136,20 @@ def log_access(cycle: HTTPCycle, body_bytes: int, note: str = "") -> None:
     scope = cycle.scope
     elapsed_ms = (time.perf_counter() - cycle.started_at) * 1000
     client = scope.get("client")
+    peer = f"{client[0]}:{client[1]}" if client else "-"
+    suffix = f" ({note})" if note else ""
+    console = direct_access_console()
+    if console is not None:
+        # The very line logging would write, without a LogRecord (see log.ConsoleHandler).
+        console.write_access(f'"{request_line(scope)}" {cycle.status} {body_bytes} {elapsed_ms:.1f}ms {peer}{suffix}', cycle.status)
+        return
     access_logger.info(
         '"%s" %d %d %.1fms %s%s',
         request_line(scope),
         cycle.status,
         body_bytes,
         elapsed_ms,
-        f"{client[0]}:{client[1]}" if client else "-",
-        f" ({note})" if note else "",
+        peer,
+        suffix,
         extra={"status_code": cycle.status},
     )
