@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import enum
+import functools
 import ipaddress
 import logging
 import os
@@ -73,15 +74,23 @@ class Audience:
         if self.is_exposed:
             return True
         client = scope.get("client")
-        if not self.is_loopback_bind or not client:
-            return False
-        try:
-            if not ipaddress.ip_address(client[0]).is_loopback:
-                return False
-        except ValueError:
+        if not self.is_loopback_bind or not client or not _is_loopback_address(client[0]):
             return False
         host = next((value for name, value in scope["headers"] if name == b"host"), None)
         return self._loopback_names.is_allowed(host)
+
+
+# Client addresses whose verdict is remembered: asked on every request, and parsing one costs
+# more than the rest of the check; a client cycling through addresses only refills the cache.
+MAX_CACHED_ADDRESSES = 256
+
+
+@functools.lru_cache(maxsize=MAX_CACHED_ADDRESSES)
+def _is_loopback_address(text: str) -> bool:
+    try:
+        return ipaddress.ip_address(text).is_loopback
+    except ValueError:
+        return False
 
 
 class Forwarding(enum.Enum):
@@ -115,6 +124,9 @@ class _Response:
                 self.state = Forwarding.HOLDING
                 self.held.append(message)
                 return
+            if self.state is Forwarding.NOTHING_SENT:
+                # The common case: not a 500, nothing held, nothing to flush first.
+                self.state = Forwarding.FORWARDED
         elif kind == "http.response.body" and self.state is Forwarding.HOLDING and len(self.held) == 1 and not message.get("more_body"):
             self.held.append(message)
             self._timer = asyncio.get_running_loop().call_later(HOLD_500_S, self._flush_later)
