@@ -9,14 +9,19 @@ from __future__ import annotations
 import asyncio
 import os
 import select
+import signal
 import socket
+import time
+from pathlib import Path
 
+import httpx
 import pytest
 
 from asgidev.config import Config
 from asgidev.server.server import Server
 from asgidev.sockets import bind_sockets
 from tests import apps
+from tests.server_process import STOP_TIMEOUT_S, ServerProcess, is_process_gone, save_like_an_editor, wait_until
 
 pytestmark = pytest.mark.anyio
 
@@ -55,3 +60,63 @@ async def test_connection_accepted_as_shutdown_begins_is_handed_over() -> None:
     finally:
         client.close()
         listening.close()
+
+
+# -- threads the app leaves running ---------------------------------------------------------
+
+THREADED_APP = """
+import os
+import threading
+
+# A non-daemon thread that never ends, as a scheduler or queue consumer would be.
+threading.Thread(target=threading.Event().wait, name="app-forever").start()
+
+async def app(scope, receive, send):
+    if scope["type"] != "http":
+        return
+    await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]})
+    await send({"type": "http.response.body", "body": b"%d %s" % (os.getpid(), VERSION)})
+
+VERSION = b"one"
+"""
+# Well under the supervisor's grace period for a worker that does not stop (which was how long it took).
+PROMPT_EXIT_S = 3.0
+
+
+def served_by(url: str) -> tuple[int, bytes]:
+    pid, version = httpx.get(url, timeout=5).content.split()
+    return int(pid), version
+
+
+def test_app_thread_does_not_keep_no_reload_alive(tmp_path: Path) -> None:
+    (tmp_path / "threaded.py").write_text(THREADED_APP)
+    server = ServerProcess.asgidev(["threaded:app", "--no-reload", "--port", "0"], tmp_path)
+    try:
+        url = server.wait_started()
+        assert served_by(url)[1] == b"one"
+        started = time.monotonic()
+        server.process.send_signal(signal.SIGTERM)
+        assert server.wait_exit(timeout=STOP_TIMEOUT_S) == 0
+        assert time.monotonic() - started < PROMPT_EXIT_S
+    finally:
+        server.stop()
+
+
+def test_app_thread_does_not_keep_old_workers_or_the_supervisor_alive(tmp_path: Path) -> None:
+    module = tmp_path / "threaded.py"
+    module.write_text(THREADED_APP)
+    server = ServerProcess.asgidev(["threaded:app", "--port", "0"], tmp_path)
+    try:
+        url = server.wait_started()
+        old_pid, _ = served_by(url)
+        save_like_an_editor(module, THREADED_APP.replace('b"one"', 'b"two"'))
+        wait_until(lambda: served_by(url)[1] == b"two", timeout=30)
+        started = time.monotonic()
+        wait_until(lambda: is_process_gone(old_pid), timeout=STOP_TIMEOUT_S)
+        assert time.monotonic() - started < PROMPT_EXIT_S
+        started = time.monotonic()
+        server.process.send_signal(signal.SIGTERM)
+        assert server.wait_exit(timeout=STOP_TIMEOUT_S) == 0
+        assert time.monotonic() - started < PROMPT_EXIT_S
+    finally:
+        server.stop()

@@ -203,6 +203,9 @@ def _run_in_process(config: Config) -> int:
         live = wrap(app, config, generation=str(os.getpid()))
     app = traceback_pages(app, config, sockets, live)
     serve_sockets(config, app, sockets, on_started=on_started)
+    from asgidev.app_threads import exit_if_app_threads
+
+    exit_if_app_threads(0)
     return 0
 
 

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 from asgidev import event_loop
 from asgidev._types import ASGIApp
+from asgidev.app_threads import exit_if_app_threads
 from asgidev.builtin_apps import broken_code_app
 from asgidev.config import Config
 from asgidev.envfile import apply as apply_env_files
@@ -262,6 +263,8 @@ def run_worker(control_socket: socket.socket) -> int:
     # inside a running loop.
     loaded, status, load_error = _load(config, go)
     event_loop.run(_serve(config, sockets, control, go, loaded, status, load_error), config.loop)
+    # Served and shut down: threads the app left running must not keep this worker alive.
+    exit_if_app_threads(0)
     return 0
 
 
