@@ -76,7 +76,7 @@ SHARED_OPTIONS = {
     *("--live-reload", "--no-live-reload", "--log-config", "--log-level", "--proxy-headers", "--no-proxy-headers"),
     *("--reload-dir", "--reload-exclude", "--reload-include", "--root-path", "--server-header", "--no-server-header"),
     *("--ssl-certfile", "--ssl-keyfile", "--ssl-keyfile-password", "--timeout-graceful-shutdown", "--timeout-keep-alive"),
-    *("--timeout-request-body", "--timeout-request-head", "--uds", "--ws-max-size", "--ws-per-message-deflate"),
+    *("--timeout-request-body", "--timeout-request-head", "--timeout-write", "--uds", "--ws-max-size", "--ws-per-message-deflate"),
     *("--no-ws-per-message-deflate", "--ws-ping-interval", "--ws-ping-timeout", "--env-file", "--reload-poll", "--reload-cold"),
     *("--loop", "--server-timing"),
     *("--editor", "--expose-tracebacks"),

@@ -23,6 +23,7 @@ from typing import Any
 import pytest
 
 import asgidev
+from asgidev.asgi.http import ClientDisconnectedError
 from tests import apps
 
 pytestmark = pytest.mark.anyio
@@ -373,3 +374,128 @@ async def test_disconnect_mid_upload_reaches_the_app() -> None:
         await assert_served_promptly(server.host, server.port)
     assert last[-1] == "http.disconnect"
     assert 0 < seen <= size // 2
+
+
+# -- slow readers ---------------------------------------------------------------------------
+
+WRITE_TIMEOUT_S = 0.5
+MIB = 1024 * 1024
+
+
+def never_reading_client(port: int, request: bytes = b"GET /download HTTP/1.1\r\nHost: localhost\r\n\r\n") -> socket.socket:
+    """A client with a small receive buffer that sends ``request`` (asks for /download) and then reads nothing."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.connect(("127.0.0.1", port))
+    sock.sendall(request)
+    return sock
+
+
+@contextlib.contextmanager
+def log_event(text: str) -> Iterator[asyncio.Event]:
+    """An event set when asgidev logs a line containing ``text`` (in-process servers log on the test's loop)."""
+    seen = asyncio.Event()
+
+    class Handler(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if text in record.getMessage():
+                seen.set()
+
+    handler = Handler()
+    logger = logging.getLogger("asgidev")
+    logger.addHandler(handler)
+    try:
+        yield seen
+    finally:
+        logger.removeHandler(handler)
+
+
+async def test_client_that_never_reads_a_stream_is_dropped(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="asgidev")
+    disconnected = asyncio.Event()
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope["path"] != "/download":
+            await apps.hello(scope, receive, send)
+            return
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"application/octet-stream")]})
+        try:
+            while True:  # an endless download, as a log tail or a video would be
+                await send({"type": "http.response.body", "body": b"x" * 65536, "more_body": True})
+        except ClientDisconnectedError:
+            disconnected.set()
+
+    async with asgidev.serve(app, timeout_write=WRITE_TIMEOUT_S) as server:
+        with never_reading_client(server.port):
+            async with asyncio.timeout(WRITE_TIMEOUT_S * 2 + PROMPT_S):
+                await disconnected.wait()  # the app's send() raised: the connection and its buffer are gone
+            await assert_served_promptly(server.host, server.port)
+    assert "slow reader" in caplog.text
+
+
+async def test_unread_complete_response_does_not_pin_its_connection(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="asgidev")
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"application/octet-stream")]})
+            await send({"type": "http.response.body", "body": b"x" * (16 * MIB)})  # done: the app has returned
+
+    async with asgidev.serve(app, timeout_write=WRITE_TIMEOUT_S, timeout_keep_alive=60) as server:
+        with never_reading_client(server.port) as sock, log_event("slow reader") as dropped:
+            async with asyncio.timeout(WRITE_TIMEOUT_S * 2 + PROMPT_S):
+                await dropped.wait()
+            received = 0
+            sock.setblocking(False)
+            loop = asyncio.get_running_loop()
+            with contextlib.suppress(ConnectionResetError):
+                async with asyncio.timeout(5):
+                    while chunk := await loop.sock_recv(sock, MIB):
+                        received += len(chunk)
+    assert received < 16 * MIB  # the rest was dropped with the connection
+
+
+async def test_slow_but_steady_reader_is_not_dropped() -> None:
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"%d" % (2 * MIB))]})
+            for _ in range(32):
+                await send({"type": "http.response.body", "body": b"x" * 65536, "more_body": True})
+            await send({"type": "http.response.body", "body": b""})
+
+    async with asgidev.serve(app, timeout_write=WRITE_TIMEOUT_S) as server, open_raw(server.host, server.port) as (reader, writer):
+        writer.write(b"GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        received = b""
+        async with asyncio.timeout(30):
+            while chunk := await reader.read(256 * 1024):
+                received += chunk
+                await asyncio.sleep(WRITE_TIMEOUT_S / 4)  # a slow link: reading, but much slower than the server writes
+    assert received.endswith(b"x" * 1000) and len(received.partition(b"\r\n\r\n")[2]) == 2 * MIB
+
+
+async def test_websocket_client_that_never_reads_is_dropped(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="asgidev")
+    disconnected = asyncio.Event()
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "websocket":
+            await apps.hello(scope, receive, send)
+            return
+        await receive()
+        await send({"type": "websocket.accept"})
+        try:
+            while True:
+                await send({"type": "websocket.send", "bytes": b"x" * 65536})
+        except ClientDisconnectedError:
+            disconnected.set()
+
+    handshake = (
+        b"GET /ws HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    )
+    async with asgidev.serve(app, timeout_write=WRITE_TIMEOUT_S, ws_per_message_deflate=False) as server:
+        with never_reading_client(server.port, handshake):
+            async with asyncio.timeout(WRITE_TIMEOUT_S * 2 + PROMPT_S):
+                await disconnected.wait()
+            await assert_served_promptly(server.host, server.port)
+    assert "slow reader" in caplog.text

@@ -154,6 +154,9 @@ class Config:
     timeout_request_body: float = _opt(
         30.0, "Seconds the server waits for the next part of a request body before giving up (slow-client guard)."
     )
+    timeout_write: float = _opt(
+        30.0, "Seconds a client may go without reading any of a buffered response before its connection is dropped (slow-reader guard)."
+    )
 
     # Security.
     allowed_hosts: tuple[str, ...] = _opt(
@@ -234,7 +237,7 @@ class Config:
             raise ConfigError("--https and --ssl-certfile cannot be used together.", "--https makes its own certificate; drop one.")
         if self.ssl_keyfile and not self.ssl_certfile:
             raise ConfigError("--ssl-keyfile needs --ssl-certfile.")
-        for name in ("timeout_keep_alive", "timeout_request_head", "timeout_request_body", "timeout_graceful_shutdown"):
+        for name in ("timeout_keep_alive", "timeout_request_head", "timeout_request_body", "timeout_graceful_shutdown", "timeout_write"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"--{name.replace('_', '-')} must not be negative.")
         if self.ws_max_size < 1:

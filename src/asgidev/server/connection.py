@@ -79,7 +79,7 @@ class HTTPConnection(asyncio.Protocol):
         self.cycle: HTTPCycle | None = None
         self.task: asyncio.Task[None] | None = None
         self.deadline = Deadline(self.loop, self._on_timeout)
-        self.write_flow = WriteFlow(self.loop)
+        self.write_flow = WriteFlow(self.loop, shared.config.timeout_write, self._on_write_stall)
         self._is_reading_paused = False
         self._is_pipeline_paused = False
         self._pipelined_bytes = 0
@@ -139,7 +139,7 @@ class HTTPConnection(asyncio.Protocol):
             if cycle.status and self.shared.is_access_log:
                 # A stream the client left (a closed SSE tab) still gets its line.
                 log_access(cycle, cycle.body_bytes, "client disconnected")
-        self.write_flow.wake()
+        self.write_flow.stop()
 
     def pause_writing(self) -> None:
         self.write_flow.pause()
@@ -250,7 +250,7 @@ class HTTPConnection(asyncio.Protocol):
             return
         data = self.protocol.error_response(status, message, self.shared.defaults)
         if data:
-            self.transport.write(data)
+            self.write_flow.write(self.transport, data)
         if self.shared.is_access_log:
             line = head_line(request) if request is not None else request_line(self.cycle.scope) if self.cycle is not None else "-"
             log_refusal(line, status, len(data), self.client)
@@ -265,7 +265,7 @@ class HTTPConnection(asyncio.Protocol):
         if cycle is not self.cycle:
             return
         if self.protocol.is_waiting_for_100_continue:
-            self.transport.write(self.protocol.continue_response())
+            self.write_flow.write(self.transport, self.protocol.continue_response())
             self.deadline.set(self.shared.config.timeout_request_body)
         if self._is_reading_paused and not self._is_pipeline_paused:
             self._is_reading_paused = False
@@ -293,7 +293,7 @@ class HTTPConnection(asyncio.Protocol):
                 cycle.status = 500
                 self._reject(500, "Internal Server Error")
             raise RuntimeError(f"ASGI app sent an invalid response: {exc}.") from None
-        self.transport.write(data)
+        self.write_flow.write(self.transport, data)
         if end:
             self._response_complete(cycle)
 
@@ -404,6 +404,18 @@ class HTTPConnection(asyncio.Protocol):
             self._is_reading_paused = True
             self.transport.pause_reading()
             self.deadline.clear()  # the app, not the client, is holding things up
+
+    def _on_write_stall(self) -> None:
+        """The client took none of the buffered response for --timeout-write seconds (a slow reader)."""
+        logger.info(
+            "Client %s read nothing of the response for %gs; closing (slow reader).",
+            describe_peer(self.client),
+            self.shared.config.timeout_write,
+        )
+        # abort, not close: close would wait for the client to read what is buffered.
+        if self.cycle is not None and self.cycle.response_state is not ResponseState.COMPLETE:
+            self.cycle.feed_disconnect()
+        self.transport.abort()
 
     def _on_timeout(self) -> None:
         """Idle keep-alive ended, or a client was too slow sending its request head or body."""

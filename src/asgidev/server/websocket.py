@@ -54,7 +54,7 @@ class WebSocketUpgrade:
             handshake = websocket.parse_handshake(request.method, request.http_version, headers)
         except websocket.HandshakeError as exc:
             data = connection.protocol.error_response(exc.status_code, exc.message, shared.defaults, exc.headers)
-            transport.write(data)
+            connection.write_flow.write(transport, data)
             if shared.is_access_log:
                 target = request.target.decode("latin-1")
                 access_logger.info('"WebSocket %s" %d %s', target, exc.status_code, exc.message, extra={"status_code": exc.status_code})
@@ -88,7 +88,7 @@ class WebSocketConnection(asyncio.Protocol):
         self.protocol = protocol
         self.cycle = WebSocketCycle(scope, self)
         self.task: asyncio.Task[None] | None = None
-        self.write_flow = WriteFlow(self.loop)
+        self.write_flow = WriteFlow(self.loop, shared.config.timeout_write, self._on_write_stall)
         self._is_app_full = False
         self._is_reading_paused = False
         self._is_shutting_down = False
@@ -124,7 +124,7 @@ class WebSocketConnection(asyncio.Protocol):
         self.shared.connection_closed(self)
         cycle = self.cycle
         cycle.feed_disconnect(ABNORMAL_CLOSURE)  # unless a close frame told the app already
-        self.write_flow.wake()
+        self.write_flow.stop()
         if self.shared.is_access_log and cycle.status == 101:
             elapsed = time.perf_counter() - cycle.started_at
             code = self._close_code if self._close_code is not None else cycle.disconnect_code
@@ -160,7 +160,7 @@ class WebSocketConnection(asyncio.Protocol):
                 break
         pongs = protocol.data_to_send()
         if pongs:
-            self.transport.write(pongs)
+            self.write_flow.write(self.transport, pongs)
         should_pause = self._is_app_full or self.write_flow.is_paused or protocol.unparsed_bytes > MAX_UNPARSED_BYTES
         if should_pause != self._is_reading_paused and not self.transport.is_closing():
             self._is_reading_paused = should_pause
@@ -178,7 +178,7 @@ class WebSocketConnection(asyncio.Protocol):
             self._closed_by = "client" if closed.by_peer else "server"
         data = self.protocol.data_to_send()
         if data and not self.transport.is_closing():
-            self.transport.write(data)
+            self.write_flow.write(self.transport, data)
         self.cycle.feed_disconnect(closed.code, closed.reason)
         self.transport.close()
 
@@ -195,7 +195,7 @@ class WebSocketConnection(asyncio.Protocol):
             cycle.app_state = AppState.CLOSED
             self._answer_http(500, "Internal Server Error")
             raise RuntimeError(f"ASGI app sent an invalid 'websocket.accept': {exc}.") from None
-        self.transport.write(data)
+        self.write_flow.write(self.transport, data)
         if self.shared.is_access_log:
             access_logger.info('"WebSocket %s" 101 accepted', _target(cycle.scope), extra={"status_code": 101})
         interval = self.shared.config.ws_ping_interval
@@ -207,7 +207,7 @@ class WebSocketConnection(asyncio.Protocol):
 
     def send_message(self, cycle: WebSocketCycle, data: str | bytes) -> None:
         if not self.transport.is_closing():
-            self.transport.write(self.protocol.send_message(data))
+            self.write_flow.write(self.transport, self.protocol.send_message(data))
 
     def close(self, cycle: WebSocketCycle, code: int, reason: str) -> None:
         try:
@@ -235,7 +235,7 @@ class WebSocketConnection(asyncio.Protocol):
             else:
                 self._answer_http(500, "Internal Server Error")
             raise RuntimeError(f"ASGI app sent an invalid denial response: {exc}.") from None
-        self.transport.write(data)
+        self.write_flow.write(self.transport, data)
         if end:
             if self.shared.is_access_log:
                 elapsed_ms = (time.perf_counter() - cycle.started_at) * 1000
@@ -282,7 +282,7 @@ class WebSocketConnection(asyncio.Protocol):
         self.cycle.status = status
         data = self.http.error_response(status, message, self.shared.defaults)
         if data:
-            self.transport.write(data)
+            self.write_flow.write(self.transport, data)
         if self.shared.is_access_log:
             access_logger.info('"WebSocket %s" %d', _target(self.cycle.scope), status, extra={"status_code": status})
         self.transport.close()
@@ -294,7 +294,7 @@ class WebSocketConnection(asyncio.Protocol):
         data = self.protocol.close(code, reason)
         if not data or self.transport.is_closing():
             return
-        self.transport.write(data)
+        self.write_flow.write(self.transport, data)
         if self._close_code is None:
             self._close_code, self._closed_by = code, "server"
         if self._close_timer is None:
@@ -305,6 +305,14 @@ class WebSocketConnection(asyncio.Protocol):
         logger.debug("WebSocket peer %s did not answer our close frame; dropping the connection.", self.cycle.scope["client"])
         self.transport.close()
 
+    def _on_write_stall(self) -> None:
+        logger.info(
+            "WebSocket client %s read nothing for %gs; closing (slow reader).", self.cycle.scope["client"], self.shared.config.timeout_write
+        )
+        if self._close_code is None:
+            self._close_code, self._closed_by = ABNORMAL_CLOSURE, "server"
+        self.transport.abort()  # a close frame could not get through either
+
     def _send_ping(self) -> None:
         config = self.shared.config
         self._ping_timer = self.loop.call_later(config.ws_ping_interval or 0, self._send_ping)
@@ -312,7 +320,7 @@ class WebSocketConnection(asyncio.Protocol):
             # Not while the app holds reading back: the pong would sit unread behind its messages.
             return
         self._pings_sent += 1
-        self.transport.write(self.protocol.ping(b"%d" % self._pings_sent))
+        self.write_flow.write(self.transport, self.protocol.ping(b"%d" % self._pings_sent))
         if config.ws_ping_timeout and self._pong_timer is None:
             self._pong_timer = self.loop.call_later(config.ws_ping_timeout, self._on_pong_timeout)
 
