@@ -155,7 +155,8 @@ def test_warming_never_imports_the_projects_code(layout: Layout) -> None:
     server = layout.start()
     try:
         assert get_text(server.url) == "v1 greeting=hello"
-        server.wait_for_line(r"Spare worker warm: \d+ modules in \d+ ms; left for after a change: \['installed_dep'\]$", timeout=30)
+        server.wait_for_line(r"Spare worker set aside: 1 modules failed .*\[.installed_dep.\]", timeout=30)
+        server.wait_for_line(r"Spare worker warm: \d+ modules in \d+ ms; left for after a change: \[.installed_dep.\]$", timeout=30)
         save_like_an_editor(layout.project / "project_settings.py", 'GREETING = "bonjour"\n')
         wait_for_body(server.url, "v1 greeting=bonjour")
     finally:
@@ -218,6 +219,41 @@ def test_a_package_that_fails_while_warming_leaves_nothing_behind(layout: Layout
         server.wait_for_line(r"Spare worker warm: \d+ modules", timeout=30)
         save_like_an_editor(layout.project / "main.py", app.format(version="v2"))
         wait_for_body(server.url, "v2 leaf")
+        server.wait_for_line(r"Reloaded in \d+ ms \(changed: main\.py; warm: \d+ modules\)")
+    finally:
+        server.stop()
+
+
+def test_a_lazy_package_that_cached_a_failed_step_never_serves_a_second_copy(layout: Layout) -> None:
+    # lazypkg resolves Base on first access (PEP 562) and caches it, as pydantic does for BaseModel. plugin reaches
+    # for the project's settings, so it fails while warming, after lazypkg had cached Base from lazypkg.core: had
+    # that step been undone and the spare served, lazypkg.Base would be a copy of a class lazypkg.core no longer
+    # has (Wagtail's reload failed so, with a metaclass conflict). A cold start has one Base.
+    package = layout.installed / "lazypkg"
+    package.mkdir()
+    (package / "__init__.py").write_text(
+        "import importlib\n\ndef __getattr__(name):\n"
+        "    if name != 'Base':\n        raise AttributeError(name)\n"
+        "    value = importlib.import_module('lazypkg.core').Base\n    globals()[name] = value\n    return value\n"
+    )
+    (package / "core.py").write_text("class Base:\n    pass\n")
+    # Without the project's settings, plugin touches lazypkg.Base on its way to failing (a cold start never does, so
+    # lazypkg.core is imported after plugin there, and comes after it in the warm set too).
+    (layout.installed / "plugin.py").write_text(
+        "try:\n    import project_settings\nexcept ImportError:\n    from lazypkg import Base\n    raise\n"
+    )
+    save_like_an_editor(layout.project / "project_settings.py", "READY = True\n")
+    app = APP.replace("import installed_dep", "import lazypkg\nimport plugin\nimport lazypkg.core")
+    app = app.replace("installed_dep.describe()", "lazypkg.Base is lazypkg.core.Base")
+    save_like_an_editor(layout.project / "main.py", app.format(version="v1"))
+    server = layout.start()
+    try:
+        assert get_text(server.url) == "v1 True"
+        # The first spare finds plugin failing and is set aside; the next one leaves plugin for after GO.
+        server.wait_for_line(r"Spare worker set aside: 1 modules failed to import before the app's set-up \(\['plugin'\]\)", timeout=30)
+        server.wait_for_line(r"Spare worker warm: \d+ modules in \d+ ms; left for after a change: \['plugin'\]$", timeout=30)
+        save_like_an_editor(layout.project / "main.py", app.format(version="v2"))
+        wait_for_body(server.url, "v2 True")
         server.wait_for_line(r"Reloaded in \d+ ms \(changed: main\.py; warm: \d+ modules\)")
     finally:
         server.stop()

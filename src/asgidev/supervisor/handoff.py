@@ -6,7 +6,7 @@ Over one Unix socket pair per worker:
                         CONN (an idle client connection handed back, with its fd and any bytes already read),
                         MODULES (JSON list of the installed modules it has imported: the warm set),
                         WARMED (a spare: how many modules it imported in advance, JSON),
-                        STALE (a spare's answer to GO: a file it warmed changed since; it exits)
+                        STALE (a spare's answer to GO: why it must not serve, e.g. a warmed file changed; it exits)
   supervisor -> worker: WARM (a spare: import these modules now; JSON, see WarmRequest),
                         GO (load the app and serve; JSON options), APPLY (templates or translations
                         changed: reset them in place if the app can; JSON list of paths), ASSETS (stylesheets changed, for
@@ -173,12 +173,21 @@ class ControlChannel:
             messages.append(Message(Kind(kind), payload, attached))
         return messages
 
-    def has_waiting_message(self) -> bool:
-        """Whether a message (or part of one) is waiting to be read, without reading it."""
-        if self._queued or self._buffer:
-            return True
-        readable, _, _ = select.select([self.sock], [], [], 0)
-        return bool(readable)
+    def has_waiting_message(self, *, besides: Kind | None = None) -> bool:
+        """Whether a message other than ``besides``, or the channel's end, has arrived; it stays queued for reading.
+
+        A spare asks while warming: GO or the end stops it, a further WARM waits its turn.
+        """
+        if select.select([self.sock], [], [], 0)[0]:
+            queued, self._queued = self._queued, []
+            arrived: list[Message] = []
+            try:
+                arrived = self.receive_available()
+            except (ChannelClosedError, OSError):
+                return True  # the end stays readable: wait_message sees it too
+            finally:
+                self._queued = queued + arrived
+        return any(message.kind is not besides for message in self._queued)
 
     def wait_message(self) -> Message | None:
         """Block until one message arrives; None when the peer closed the channel.

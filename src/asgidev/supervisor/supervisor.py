@@ -297,12 +297,12 @@ class Supervisor:
             self.spare = self._spawn()
             self.warm_set.ask(self.spare, list(self.warm_set.modules))
 
-    def _on_stale(self, worker: Worker, changed: str) -> None:
-        """The spare declined GO: a file it imported changed on disk. Serve this change from a cold worker."""
+    def _on_stale(self, worker: Worker, reason: str) -> None:
+        """The spare declined GO (a file it imported changed on disk, say). Serve this change from a cold worker."""
         worker.state = WorkerState.STOPPING  # it exits by itself
         if worker is not self.current or self.is_stopping:
             return
-        logger.info("%s changed since the spare worker loaded it: this reload starts from a fresh interpreter.", changed)
+        logger.info("%s: this reload starts from a fresh interpreter.", reason)
         self.current = None
         self._start_worker()
 
@@ -337,7 +337,10 @@ class Supervisor:
             if new and self.spare is not None:
                 self.warm_set.ask(self.spare, new)
         elif message.kind is Kind.WARMED:
-            self.warm_set.note_warmed(worker, message.payload)
+            if not self.warm_set.note_warmed(worker, message.payload) and worker is self.spare:
+                # Some modules failed to import in it: a fresh spare imports the rest (see warm.py).
+                self._retire(worker)
+                self._start_spare()
         elif message.kind is Kind.STALE:
             self._on_stale(worker, message.payload.decode(errors="replace"))
 

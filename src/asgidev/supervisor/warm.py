@@ -7,12 +7,17 @@ the spare worker waiting for the next change imports them before that change
 arrives. When GO comes, the spare imports the user's code and finds the
 framework already loaded.
 
-Three rules keep a warm reload identical to a cold start:
+Four rules keep a warm reload identical to a cold start:
 - Nothing under a watched root is imported while warming, not even
   indirectly. A third-party module whose import reaches for the project's code
-  (say, Django settings read at import) is refused, and everything its import
-  brought in is undone, even if it caught the ImportError: it is imported
-  after GO instead, with the code as saved, as in a cold start.
+  (say, Django settings read at import) is refused.
+- A spare in which any module failed to import (refused, raised, or left a
+  submodule without its package) never serves. Undoing a failed import cannot
+  be made exact: a package that survives may already hold objects from the
+  modules undone (a lazy ``__getattr__`` caches them: pydantic's ``BaseModel``
+  did, and a reload then failed with a metaclass conflict). So the spare reports
+  what failed and the supervisor starts a fresh one that leaves those modules,
+  and everything inside them, for after GO, as a cold start would import them.
 - A warmed file that changed on disk since it was imported (``pip install``
   into the virtualenv, an edited installed package, a ``.pth`` file, an env
   file applied before warming) makes the spare stale: it declines GO and the
@@ -119,19 +124,20 @@ class WarmState:
     def __init__(self) -> None:
         self.imported = 0
         self.milliseconds = 0.0
-        # Modules left to import after GO because their import reached for the project's code.
-        self.refused: list[str] = []
+        # Modules whose import failed here (see the module docstring): this spare must not serve.
+        self.failed: list[str] = []
         self._times: dict[str, int | None] = {}
 
     def warm(self, names: Sequence[str], roots: Sequence[str], is_interrupted: Callable[[], bool]) -> None:
         """Import ``names``, stopping early once ``is_interrupted()`` (GO is waiting).
 
-        Each name is one step, kept only if it completed cleanly: a step that
-        raised, reached for the project's code, or left a submodule whose
-        package is gone is undone, so what stays is exactly what a successful
-        import leaves. (A failed import leaves the submodules it had finished
-        in ``sys.modules``; a later import of one of them would then skip its
-        missing package and fail where a cold start would not.)
+        Each name is one step. A step that raised, reached for the project's
+        code, or left a submodule whose package is gone is recorded in
+        ``failed`` and undone as far as it can be, so that the rest of the list
+        fails or succeeds as it would in a clean interpreter: the report of what
+        failed is then complete in one pass. (A failed import leaves the
+        submodules it had finished in ``sys.modules``; a later import of one of
+        them would skip its missing package and fail where a cold start would not.)
         """
         began = time.perf_counter()
         before = len(sys.modules)
@@ -153,12 +159,12 @@ class WarmState:
                     failure = f"{type(exc).__name__}: {exc}"
                 if blocker.refused is not None:
                     failure = f"its import wants the project's {blocker.refused}"
-                    self.refused.append(name)
                     blocker.refused = None
                 added = set(sys.modules) - present
                 if not failure and any(_parent(module) not in sys.modules for module in added if "." in module):
                     failure = "it left a submodule without its package"
                 if failure:
+                    self.failed.append(name)
                     _undo(added)
                     logger.debug("Not warmed: %s (%s)", name, failure)
         self.imported += len(sys.modules) - before
@@ -195,6 +201,13 @@ class WarmState:
             if _mtime(path) != recorded:
                 return path
         return None
+
+    def unfit_reason(self) -> str | None:
+        """Why this spare must not serve (None: it may): the start of the supervisor's log line."""
+        if self.failed:
+            return "The spare worker was still learning which installed modules import only after the app's set-up"
+        changed = self.changed_file()
+        return None if changed is None else f"{changed} changed since the spare worker loaded it"
 
 
 def _parent(name: str) -> str:

@@ -18,6 +18,12 @@ from asgidev.supervisor.handoff import Kind, WarmRequest
 
 logger = logging.getLogger("asgidev.reload")
 
+# Spares set aside in a row (some modules failed to import in each) before
+# warming is given up until a worker reports modules not seen before. Each one
+# adds at least one module to the excluded ones, so there is no endless loop;
+# this bounds the background work a pathological project could cause.
+MAX_SPARES_SET_ASIDE = 8
+
 
 class WarmSet:
     """Installed modules the workers imported, in import order, for the spare to import before the next change."""
@@ -25,6 +31,10 @@ class WarmSet:
     def __init__(self, config: Config) -> None:
         self.config = config
         self.modules: dict[str, None] = {}
+        # Modules that failed to import in a spare: they, and the modules inside
+        # them, are imported after GO (by the app's set-up), as in a cold start.
+        self.excluded: set[str] = set()
+        self.spares_set_aside = 0
         self._roots: tuple[str, ...] | None = None
 
     @property
@@ -41,18 +51,46 @@ class WarmSet:
         """Remember the modules a worker reported (MODULES); returns the ones not known before."""
         new = [name for name in json.loads(payload) if name not in self.modules]
         self.modules.update(dict.fromkeys(new))
+        if new:
+            self.spares_set_aside = 0
         return new
 
     def ask(self, spare: Worker, modules: list[str]) -> None:
-        """Ask a spare to import ``modules`` now (unless reloads are to start cold)."""
+        """Ask a spare to import ``modules`` now, less the excluded ones (unless reloads are to start cold)."""
+        if self.spares_set_aside >= MAX_SPARES_SET_ASIDE:
+            return
+        modules = [name for name in modules if not self._is_excluded(name)]
         if modules and not self.config.reload_cold:
             request = WarmRequest(tuple(modules), self.roots, tuple(map(str, env_file_paths(self.config))))
             with contextlib.suppress(OSError):
                 spare.control.send(Kind.WARM, request.encode())
 
-    def note_warmed(self, spare: Worker, payload: bytes) -> None:
-        """A spare's WARMED report: remembered for the reload line, and logged at debug level."""
+    def _is_excluded(self, name: str) -> bool:
+        # Importing a.b.c imports a and a.b first: inside an excluded package is excluded too.
+        parts = name.split(".")
+        return any(".".join(parts[:depth]) in self.excluded for depth in range(1, len(parts) + 1))
+
+    def note_warmed(self, spare: Worker, payload: bytes) -> bool:
+        """A spare's WARMED report, logged at debug level; False if the spare must be set aside (see warm.py)."""
         report = json.loads(payload)
+        failed: list[str] = report["failed"]
+        if failed:
+            self.excluded.update(failed)
+            self.spares_set_aside += 1
+            logger.debug(
+                "Spare worker set aside: %d modules failed to import before the app's set-up (%s); a fresh spare imports the rest.",
+                len(failed),
+                _some(failed),
+            )
+            return False
+        self.spares_set_aside = 0
         spare.warm_modules = int(report["modules"])
-        refused = report["refused"] or "none"
-        logger.debug("Spare worker warm: %d modules in %d ms; left for after a change: %s", report["modules"], report["ms"], refused)
+        left = _some(sorted(self.excluded)) if self.excluded else "none"
+        logger.debug("Spare worker warm: %d modules in %d ms; left for after a change: %s", report["modules"], report["ms"], left)
+        return True
+
+
+def _some(names: list[str], shown: int = 5) -> str:
+    """A list short enough for one log line."""
+    more = f" and {len(names) - shown} more" if len(names) > shown else ""
+    return f"{names[:shown]}{more}"

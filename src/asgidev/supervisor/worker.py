@@ -234,21 +234,23 @@ def run_worker(control_socket: socket.socket) -> int:
     warm = WarmState()
     while (message := control.wait_message()) is not None and message.kind is Kind.WARM:
         request = WarmRequest.decode(message.payload)
+        if warm.failed:
+            continue  # this spare will not serve (see warm.py): it waits for the supervisor to end it
         # Every WARM names the env files; applying them again sets nothing new (set variables win).
         warm.apply_env_files(request.env_files)
-        warm.warm(request.modules, request.watch_roots, control.has_waiting_message)
+        warm.warm(request.modules, request.watch_roots, lambda: control.has_waiting_message(besides=Kind.WARM))
         with contextlib.suppress(OSError):
-            report = {"modules": warm.imported, "ms": round(warm.milliseconds), "refused": warm.refused}
+            report = {"modules": warm.imported, "ms": round(warm.milliseconds), "failed": warm.failed}
             control.send(Kind.WARMED, json.dumps(report).encode())
     if message is None or message.kind is not Kind.GO:
         return 0
-    changed = warm.changed_file()
-    if changed is not None:
-        # Serving now would run code older than a cold start would: decline, and the supervisor starts a cold worker.
+    unfit = warm.unfit_reason()
+    if unfit is not None:
+        # Serving now could differ from a cold start: decline, and the supervisor starts a cold worker.
         for fd in message.fds:
             os.close(fd)
         with contextlib.suppress(OSError):
-            control.send(Kind.STALE, changed.encode())
+            control.send(Kind.STALE, unfit.encode())
         return 0
     go = GoOptions.decode(message.payload)
     config = config_from_json(go.config)
