@@ -6,6 +6,7 @@ server, shares the same rules.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 from collections.abc import Callable
@@ -39,3 +40,26 @@ def has_controlling_terminal() -> bool:
         return False
     os.close(fd)
     return True
+
+
+def install_supervisor_signals(
+    loop: asyncio.AbstractEventLoop, on_first: Callable[[int], None], on_force: Callable[[int], None], on_reload: Callable[[], None]
+) -> None:
+    """SIGINT/SIGTERM stop (a second Ctrl+C at once); SIGHUP stops when the terminal went away, else reloads.
+
+    A hang-up while we have a terminal is the terminal closing: stop, as
+    runserver and uvicorn do. Without one (nohup, a service), SIGHUP is a
+    deliberate "reload now".
+    """
+    had_terminal = has_controlling_terminal()
+    on_stop_signal = stop_signal_handler(on_first, on_force)
+
+    def on_hangup() -> None:
+        if had_terminal and not has_controlling_terminal():
+            on_stop_signal(signal.SIGHUP)
+        else:
+            on_reload()
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, on_stop_signal, sig)
+    loop.add_signal_handler(signal.SIGHUP, on_hangup)

@@ -27,7 +27,7 @@ from collections import deque
 from asgidev import event_loop
 from asgidev.config import Config
 from asgidev.sockets import bind_sockets
-from asgidev.stop_signals import has_controlling_terminal, stop_signal_handler
+from asgidev.stop_signals import install_supervisor_signals
 from asgidev.supervisor.handle import Worker, WorkerState
 from asgidev.supervisor.handoff import (
     ChannelClosedError,
@@ -113,11 +113,6 @@ class Supervisor:
         )
 
     def _install_signals(self, loop: asyncio.AbstractEventLoop) -> None:
-        # A hang-up while we have a terminal is the terminal closing: stop, as
-        # runserver and uvicorn do. Without one (nohup, a service), SIGHUP is
-        # a deliberate "reload now".
-        had_terminal = has_controlling_terminal()
-
         def on_first(signum: int) -> None:
             logger.info("Shutting down (press CONTROL-C again to stop at once).")
             self._begin_stopping()
@@ -128,17 +123,7 @@ class Supervisor:
                 w.kill()
             os._exit(128 + signum)
 
-        on_stop_signal = stop_signal_handler(on_first, on_force)
-
-        def on_hangup() -> None:
-            if had_terminal and not has_controlling_terminal():
-                on_stop_signal(signal.SIGHUP)
-            else:
-                self.reload("SIGHUP")
-
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, on_stop_signal, sig)
-        loop.add_signal_handler(signal.SIGHUP, on_hangup)
+        install_supervisor_signals(loop, on_first, on_force, lambda: self.reload("SIGHUP"))
 
     def _begin_stopping(self) -> None:
         """Shutdown is one state, entered here: from now on no worker is started, restarted or reloaded."""
