@@ -12,6 +12,7 @@ import os
 import sys
 import time
 from collections.abc import Iterator
+from datetime import datetime
 from typing import Any
 
 from asgidev.config import Config
@@ -23,6 +24,11 @@ DATE_FORMAT = "%d/%b/%Y %H:%M:%S"
 _STATUS_COLOURS = {1: "\x1b[37m", 2: "", 3: "\x1b[36m", 4: "\x1b[33m", 5: "\x1b[1;31m"}
 _LEVEL_COLOURS = {logging.WARNING: "\x1b[33m", logging.ERROR: "\x1b[31m", logging.CRITICAL: "\x1b[1;31m"}
 _RESET = "\x1b[0m"
+# The machine's time zone as the process found it. Django sets the process's TZ
+# to settings.TIME_ZONE when it loads ("America/Chicago" unless a project says
+# otherwise); the supervisor never loads Django, so without this a worker's lines
+# and the supervisor's would show different clocks in one terminal.
+_LOCAL_ZONE = datetime.now().astimezone().tzinfo
 
 
 class ServerFormatter(logging.Formatter):
@@ -34,6 +40,9 @@ class ServerFormatter(logging.Formatter):
     def __init__(self, use_colours: bool | None = None) -> None:
         super().__init__(fmt="[%(asctime)s] %(message)s", datefmt=DATE_FORMAT)
         self.use_colours = sys.stderr.isatty() and "NO_COLOR" not in os.environ if use_colours is None else use_colours
+
+    def converter(self, seconds: float | None) -> time.struct_time:
+        return datetime.fromtimestamp(time.time() if seconds is None else seconds, _LOCAL_ZONE).timetuple()
 
     def format(self, record: logging.LogRecord) -> str:
         line = super().format(record)
