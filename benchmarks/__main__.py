@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import json
 import os
 import platform
 import signal
@@ -64,6 +65,12 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--extras", nargs="+", choices=[*EXTRAS, "none"], default=list(EXTRAS), metavar="NAME", help=f"from {', '.join(EXTRAS)}, or none"
+    )
+    parser.add_argument(
+        "--reload-edits", type=int, help="edits per app, server and round in the reload measurement (default 12; --quick 2)"
+    )
+    parser.add_argument(
+        "--merge", type=Path, metavar="RESULTS_JSON", help="keep the sections this run does not measure from an earlier results.json"
     )
     parser.add_argument("--client", choices=("wrk", "asyncio"), help="load generator (default: wrk when installed)")
     parser.add_argument("--out", type=Path, default=RESULTS_DIR, help="where results.json, results.md and results.png go")
@@ -133,8 +140,21 @@ def main(argv: list[str] | None = None) -> int:
         _log("interrupted: every server started has been stopped; writing what was measured")
         results["problems"].append("interrupted before the end")
     results["meta"]["elapsed_s"] = round(time.perf_counter() - began, 1)
+    if args.merge is not None:
+        _merge(results, json.loads(args.merge.read_text()))
     _write(results, args.out, args.publish)
     return 0
+
+
+def _merge(results: dict[str, Any], earlier: dict[str, Any]) -> None:
+    """Take the sections of an earlier run that this one did not measure; the page names them and that run's method."""
+    kept = [key for key in earlier if key not in results and key not in ("meta", "problems")]
+    for key in kept:
+        results[key] = earlier[key]
+    if kept:
+        meta = earlier["meta"]
+        results["meta"]["merged"] = {"sections": kept, "date": meta["date"], "rounds": meta["rounds"], "duration_s": meta["duration_s"]}
+        results["problems"] += [f"(from the earlier run) {problem}" for problem in earlier.get("problems", [])]
 
 
 def _compile_asgidev() -> None:
@@ -179,6 +199,7 @@ def _measure_all(
         _log("reload latency:")
         reloaders = [s for s in RELOAD_SERVERS if s in servers or s not in SERVERS]
         edits, reload_rounds = (2, 1) if args.quick else (12, max(rounds, 3))
+        edits = args.reload_edits or edits
         samples, found = run_reload(reloaders, edits, _log, rounds=reload_rounds, apps=tuple(args.reload_apps))
         results["reload"] = {"samples": samples, "summary": summary.summarize_reload(samples)}
         results["reload_pending"] = [p.split(":")[0].removeprefix("reload ") for p in found if "asgidev" in p]

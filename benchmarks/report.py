@@ -50,6 +50,17 @@ def render_markdown(results: dict[str, Any], chart_name: str | None, reload_char
     return "\n".join(lines)
 
 
+def _merged_note(meta: dict[str, Any]) -> list[str]:
+    merged = meta.get("merged")
+    if not merged:
+        return []
+    sections = ", ".join(f"`{name}`" for name in merged["sections"])
+    return [
+        f"- Sections {sections} come from an earlier run on the same machine ({merged['date']}, {merged['rounds']} rounds × "
+        f"{merged['duration_s']:g} s), merged with `--merge`; every ratio is still within one run."
+    ]
+
+
 def _intro(meta: dict[str, Any]) -> list[str]:
     versions = ", ".join(f"{name} {version}" for name, version in meta["versions"].items())
     return [
@@ -64,6 +75,7 @@ def _intro(meta: dict[str, Any]) -> list[str]:
         f"- Load generator: **{meta['client']}** (one thread); CPU pinning: {meta['pinning']}",
         f"- {meta['rounds']} rounds × {meta['duration_s']:g} s per measurement, servers interleaved round-robin "
         "(the order rotates each round). Concurrency 1 gives latency (p50/p99); concurrency 64 gives throughput and p99.",
+        *_merged_note(meta),
         f"- Every figure is a **ratio to {BASELINE}** (`uvicorn --http h11 --loop asyncio`) measured in the same round: "
         "median of the rounds, min–max in brackets. For req/s higher is better; for latency, CPU and memory lower is better.",
         "- CPU µs/request: the utime+stime of the server's process tree (from /proc/PID/stat) over the run, divided by the "
