@@ -19,6 +19,8 @@ from tests.browser import Browser, find_chromium
 from tests.server_process import ServerProcess, save_like_an_editor
 
 RAW_APP = """
+import asyncio
+
 calls = {"flaky": 0}
 
 
@@ -32,6 +34,12 @@ async def app(scope, receive, send):
         return
     path = scope["path"]
     if path == "/api":
+        fail()
+    if path == "/slow-500":
+        # A 500 the app sends, then keeps working past the hold (HOLD_500_S), then raises.
+        await send({"type": "http.response.start", "status": 500, "headers": [(b"content-type", b"text/plain")]})
+        await send({"type": "http.response.body", "body": b"my own 500"})
+        await asyncio.sleep(1.5)
         fail()
     if path.startswith("/broken-stream") or path == "/flaky":
         calls["flaky"] += path == "/flaky"
@@ -111,6 +119,13 @@ def test_a_fetch_that_got_json_shows_the_overlay_and_a_success_clears_it(server:
     assert tab.next()["key"] == "GET /flaky"  # not a second "GET /api"
     assert httpx.get(server.url + "/flaky").text == "ok"
     assert tab.next() == {"type": "error-cleared", "key": "GET /flaky"}
+
+
+def test_a_500_held_past_the_hold_goes_out_and_a_later_exception_is_an_overlay(server: ServerProcess, tabs: Any) -> None:
+    tab = tabs("/orders")
+    response = httpx.get(server.url + "/slow-500", headers={"Accept": "text/html", **referer(server, "/orders")})
+    assert (response.status_code, response.text) == (500, "my own 500")
+    assert tab.next()["key"] == "GET /slow-500"
 
 
 def test_an_overlay_waits_for_its_tab_to_connect(server: ServerProcess, tabs: Any) -> None:

@@ -76,8 +76,10 @@ class Audience:
         client = scope.get("client")
         if not self.is_loopback_bind or not client or not _is_loopback_address(client[0]):
             return False
-        host = next((value for name, value in scope["headers"] if name == b"host"), None)
-        return self._loopback_names.is_allowed(host)
+        for name, value in scope["headers"]:
+            if name == b"host":
+                return self._loopback_names.is_allowed(value)
+        return True  # HTTP/1.0 without Host: not a browser that a tunnel or rebinding could send
 
 
 # Client addresses whose verdict is remembered: asked on every request, and parsing one costs
@@ -105,8 +107,14 @@ class Forwarding(enum.Enum):
     FORWARDED = enum.auto()  # the response is on its way and can no longer change
 
 
+# The states by name, read on every message (an Enum member lookup costs ~0.1 us).
+_NOTHING_SENT, _HOLDING, _FORWARDED = Forwarding.NOTHING_SENT, Forwarding.HOLDING, Forwarding.FORWARDED
+
+
 class _Response:
     """Wraps ``send`` for one request: forwards the app's messages, holding back a bare 500."""
+
+    __slots__ = ("_flushing", "_send", "_timer", "held", "state", "status")
 
     def __init__(self, send: Send) -> None:
         self._send = send
@@ -114,26 +122,33 @@ class _Response:
         self.status = 0
         self.held: list[Message] = []
         self._timer: asyncio.TimerHandle | None = None
-        self._flushing: asyncio.Future[None] | None = None
+        self._flushing: asyncio.Future[None] | None = None  # the held 500 going out after HOLD_500_S
 
     async def send(self, message: Message) -> None:
+        state = self.state
+        if state is _FORWARDED:
+            await self._send(message)  # the path of every message of every successful response
+            return
         kind = message["type"]
-        if kind == "http.response.start":
+        if kind == "http.response.start" and state is _NOTHING_SENT:
             self.status = message.get("status", 0)
-            if self.state is Forwarding.NOTHING_SENT and self.status == 500:
-                self.state = Forwarding.HOLDING
+            if self.status == 500:
+                self.state = _HOLDING
                 self.held.append(message)
                 return
-            if self.state is Forwarding.NOTHING_SENT:
-                # The common case: not a 500, nothing held, nothing to flush first.
-                self.state = Forwarding.FORWARDED
-        elif kind == "http.response.body" and self.state is Forwarding.HOLDING and len(self.held) == 1 and not message.get("more_body"):
+            self.state = _FORWARDED
+        elif kind == "http.response.body" and state is _HOLDING and len(self.held) == 1 and not message.get("more_body"):
             self.held.append(message)
             self._timer = asyncio.get_running_loop().call_later(HOLD_500_S, self._flush_later)
             return
-        if self.state is not Forwarding.FORWARDED:
+        else:
             await self.flush()
         await self._send(message)
+
+    @property
+    def is_settled(self) -> bool:
+        """Everything the app sent has been passed on (nothing held, nothing still being sent)."""
+        return self.state is _FORWARDED and self._flushing is None
 
     @property
     def is_held_html(self) -> bool:
@@ -143,19 +158,23 @@ class _Response:
 
     def _flush_later(self) -> None:
         self._timer = None
-        self._flushing = asyncio.ensure_future(self.flush())
+        self._flushing = asyncio.ensure_future(self._send_held())
 
-    async def flush(self) -> None:
-        """Send what is held; from now on the response is the app's."""
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        if self._flushing is not None and not self._flushing.done() and asyncio.current_task() is not self._flushing:
-            await self._flushing
+    async def _send_held(self) -> None:
         held, self.held = self.held, []
         self.state = Forwarding.FORWARDED
         for message in held:
             await self._send(message)
+
+    async def flush(self) -> None:
+        """Send what is held, or wait until it has gone out; from now on the response is the app's."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        flushing, self._flushing = self._flushing, None
+        if flushing is not None:
+            await flushing
+        await self._send_held()
 
     def discard(self) -> None:
         """Drop the held 500: a traceback replaces it, sent through ``send`` as it is."""
@@ -186,16 +205,18 @@ class TracebackPages:
             if not is_client_disconnect(exc, is_client_gone=False):
                 await self._show(scope, response, exc)
             raise
-        handled = handled_exception(scope)
-        if handled is not None and response.state is Forwarding.HOLDING:
+        if response.state is _HOLDING and (handled := handled_exception(scope)) is not None:
             await self._show(scope, response, handled)  # Litestar's bare 500 (it logged the exception itself)
             return
-        if response.state is not Forwarding.FORWARDED:
+        if not response.is_settled:
             await response.flush()
         if self.overlays is not None and 0 < response.status < 500:
             self.overlays.request_succeeded(scope)
 
     async def _show(self, scope: Scope, response: _Response, exc: Exception) -> None:
+        if response.state is Forwarding.FORWARDED and not response.is_settled:
+            with contextlib.suppress(OSError):
+                await response.flush()  # the held 500 went out after HOLD_500_S; the app raised later
         if response.state is Forwarding.HOLDING and response.is_held_html:
             await response.flush()  # the framework's own page, untouched; it shows the error already
             return
