@@ -13,10 +13,12 @@ import signal
 import socket
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
+import asgidev
 from asgidev.config import Config
 from asgidev.server.server import Server
 from asgidev.sockets import bind_sockets
@@ -120,3 +122,29 @@ def test_app_thread_does_not_keep_old_workers_or_the_supervisor_alive(tmp_path: 
         assert time.monotonic() - started < PROMPT_EXIT_S
     finally:
         server.stop()
+
+
+async def test_request_tasks_leave_the_server_and_work_after_the_response_is_waited_for() -> None:
+    """Each request's task is the server's until the app returns: none linger, and one still working is waited for."""
+    finished = asyncio.Event()
+    release = asyncio.Event()
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"done"})
+        if scope["path"] == "/linger":
+            await release.wait()  # work after the response is complete
+            finished.set()
+
+    async with asgidev.serve(app) as server, httpx.AsyncClient() as client:
+        shared = server.server.shared
+        assert shared is not None
+        for _ in range(20):
+            assert (await client.get(server.url)).text == "done"
+        assert shared.tasks == set()  # returned apps leave no task behind
+        assert (await client.get(server.url + "/linger")).text == "done"
+        assert len(shared.tasks) == 1  # still the server's: the response is out, the app is not done
+        asyncio.get_running_loop().call_later(0.05, release.set)
+    assert finished.is_set()  # shutdown waited for it rather than dropping it

@@ -222,8 +222,8 @@ class HTTPConnection(asyncio.Protocol):
             cycle.received_at, self._received_at = self._received_at or cycle.started_at, 0.0
         shared.active_requests += 1
         self.task = task = self.loop.create_task(cycle.run(shared.app))
+        # It leaves the set in app_finished, its last step: a done callback would cost a loop callback per request.
         shared.tasks.add(task)
-        task.add_done_callback(shared.tasks.discard)
 
     def _over_body_limit(self, cycle: HTTPCycle, size: int) -> bool:
         """Count body bytes against --limit-request-body (chunked bodies have no length up front)."""
@@ -302,6 +302,9 @@ class HTTPConnection(asyncio.Protocol):
 
     def app_finished(self, cycle: HTTPCycle, exc: BaseException | None) -> None:
         self.shared.active_requests -= 1
+        task = asyncio.current_task()  # the request's task: this is its last step
+        if task is not None:
+            self.shared.tasks.discard(task)
         if exc is not None:
             self._report_app_exception(cycle, exc)
         if cycle.response_state is ResponseState.COMPLETE or cycle is not self.cycle or self.transport.is_closing():
