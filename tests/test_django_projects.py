@@ -6,12 +6,16 @@ asgidev or ``manage.py`` processes, as a developer would.
 
 from __future__ import annotations
 
+import os
+import re
 from pathlib import Path
 
 import httpx
+import pytest
 
 from asgidev.django.discovery import extra_setup
 from tests.django_helpers import ServerFactory, asgidev_args
+from tests.test_django_reload import wait_for_page
 
 MODELS_TYPO = "\ndef broken(:\n"
 
@@ -110,3 +114,38 @@ def test_startproject_manage_py_does_nothing_more() -> None:
         extra_setup(source.replace("    main()", "    import dotenv\n    dotenv.load_dotenv()\n    main()"))
         == "line 23: dotenv.load_dotenv()"
     )
+
+
+def test_websocket_handshake_while_the_error_page_is_up_is_refused_403(django_project: Path, start_server: ServerFactory) -> None:
+    from websockets.exceptions import InvalidStatus
+    from websockets.sync.client import connect
+
+    models = django_project / "polls" / "models.py"
+    models.write_text(models.read_text() + MODELS_TYPO)
+    server = start_server(django_project, "-m", "asgidev", "--port", "0")
+    server.wait_for_line("SyntaxError")
+    # Refused before the upgrade (docs/reloading.md): no 101 followed by a 1011 close.
+    with pytest.raises(InvalidStatus) as refused, connect(server.url.replace("http", "ws", 1) + "/ws/", open_timeout=10):
+        pass
+    assert refused.value.response.status_code == 403
+    server.wait_for_line(r'"WebSocket /ws/" 403')
+
+
+def test_imported_code_outside_the_project_and_site_packages_is_watched(
+    django_project: Path, tmp_path: Path, start_server: ServerFactory
+) -> None:
+    # django-oscar's layout: the app's package lives in ../src, importable through the path, not installed.
+    package = tmp_path / "src" / "greetext"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text('GREETING = "from ../src"\n')
+    views = django_project / "polls" / "views.py"
+    source = views.read_text().replace("return HttpResponse(settings.GREETING)", "return HttpResponse(greetext.GREETING)")
+    views.write_text("import greetext\n" + source)
+    pythonpath = os.pathsep.join([str(tmp_path / "src"), os.environ.get("PYTHONPATH", "")])
+    server = start_server(django_project, "-m", "asgidev", "--port", "0", PYTHONPATH=pythonpath)
+    url = server.url + "/polls/greeting/"
+    assert httpx.get(url).text == "from ../src"
+    # Listed once the worker has loaded the app (the banner's watch line, again with the new root).
+    server.wait_for_line(rf"Watching for file changes in .*{re.escape(str(package))}")
+    (package / "__init__.py").write_text('GREETING = "edited in ../src"\n')
+    wait_for_page(url, lambda r: r.text == "edited in ../src")

@@ -33,9 +33,11 @@ def broken_code_app(title: str, message: str, traceback: str, hint: str = "") ->
         if scope["type"] == "lifespan":
             return  # no lifespan support: the server continues quietly
         if scope["type"] != "http":
-            # A WebSocket while the code is broken: accept, then close with 1011 (internal error).
+            # A WebSocket while the code is broken: refused before the upgrade, which
+            # the server answers 403 (ASGI spec, websocket.close before accept). A
+            # client then reports a failed connection, instead of looping through
+            # connect-and-close as it would after an accept and a 1011.
             await receive()
-            await send({"type": "websocket.accept"})
             await send({"type": "websocket.close", "code": 1011, "reason": title[:100]})
             return
         wants_html = any(name == b"accept" and b"text/html" in value for name, value in scope["headers"])

@@ -60,6 +60,7 @@ class Kind(enum.IntEnum):
     WARM = 11
     WARMED = 12
     STALE = 13
+    ROOTS = 14
 
 
 @dataclass(frozen=True, slots=True)

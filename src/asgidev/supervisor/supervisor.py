@@ -38,6 +38,7 @@ from asgidev.supervisor.handoff import (
 )
 from asgidev.supervisor.spawn import spawn_worker, take_early
 from asgidev.supervisor.warm_set import WarmSet
+from asgidev.supervisor.watch_task import WatchTask
 from asgidev.tls import build_ssl_context
 
 logger = logging.getLogger("asgidev.reload")
@@ -78,6 +79,7 @@ class Supervisor:
         self._stop = asyncio.Event()
         self._retry: asyncio.TimerHandle | None = None
         self._spare_timer: asyncio.TimerHandle | None = None
+        self._watcher = WatchTask(self._watch, lambda: self.is_stopping)
 
     async def run(self) -> int:
         """Supervise until SIGINT/SIGTERM; returns the exit code."""
@@ -86,31 +88,12 @@ class Supervisor:
         # Watch before the first worker serves: an edit made right after the
         # banner appears must not be missed. (The worker is already starting:
         # see supervisor/spawn.py.)
-        watching = asyncio.Event()
-        watcher = asyncio.create_task(self._watch(watching))
-        ready = asyncio.create_task(watching.wait())
-        await asyncio.wait({watcher, ready}, return_when=asyncio.FIRST_COMPLETED)
-        ready.cancel()
-        if watcher.done() and not watcher.cancelled() and watcher.exception() is not None:
-            # Serving matters more than reloading: say why, and serve on.
-            logger.error("Cannot watch files for changes (%s); serving without reloading.", watcher.exception())
-        else:
-            watcher.add_done_callback(self._on_watcher_failed)
+        await self._watcher.start()
         self._start_worker()
         await self._stop.wait()
-        watcher.cancel()
-        await asyncio.gather(watcher, return_exceptions=True)
+        await self._watcher.stop()
         await self._stop_all()
         return 0
-
-    def _on_watcher_failed(self, watcher: asyncio.Task[None]) -> None:
-        """File watching ended mid-session: reloading has stopped, which must not go unnoticed."""
-        if watcher.cancelled() or self.is_stopping:
-            return
-        logger.error(
-            "File watching stopped (%s): code changes no longer reload the server. Restart asgidev to reload again.",
-            watcher.exception() or "the watcher ended",
-        )
 
     def _install_signals(self, loop: asyncio.AbstractEventLoop) -> None:
         def on_first(signum: int) -> None:
@@ -326,8 +309,20 @@ class Supervisor:
                 # Some modules failed to import in it: a fresh spare imports the rest (see warm.py).
                 self._retire(worker)
                 self._start_spare()
+        elif message.kind is Kind.ROOTS:
+            self._watch_also(json.loads(message.payload))
         elif message.kind is Kind.STALE:
             self._on_stale(worker, message.payload.decode(errors="replace"))
+
+    def _watch_also(self, roots: list[str]) -> None:
+        """Imported code outside site-packages is watched too (the watcher restarts with it), and never warmed."""
+        from asgidev.supervisor.watcher import with_more_roots
+
+        config = with_more_roots(self.config, roots)
+        if config is not None and not self.is_stopping:
+            self.config = config
+            self.warm_set.reconfigure(config)
+            self._watcher.restart()
 
     def _on_current_ready(self, worker: Worker) -> None:
         if worker.state is WorkerState.SERVING and not worker.is_crash_page:

@@ -47,6 +47,11 @@ class WarmSet:
             self._roots = tuple(dict.fromkeys([*map(str, watch_roots(self.config)), *map(os.path.abspath, given)]))
         return self._roots
 
+    def reconfigure(self, config: Config) -> None:
+        """New watched roots (imported code outside site-packages, reported by a worker): never warmed from now on."""
+        self.config = config
+        self._roots = None
+
     def learn(self, payload: bytes) -> list[str]:
         """Remember the modules a worker reported (MODULES); returns the ones not known before."""
         new = [name for name in json.loads(payload) if name not in self.modules]

@@ -143,6 +143,13 @@ def watch_roots(config: Config) -> list[Path]:
     return [Path(d).resolve() for d in dirs if os.path.isdir(d)]
 
 
+def with_more_roots(config: Config, roots: Sequence[str]) -> Config | None:
+    """``config`` watching ``roots`` too (imported code outside site-packages); None when it watches them already."""
+    watched = [str(root) for root in watch_roots(config)]
+    new = [root for root in roots if root not in watched]
+    return config.replace(reload_dirs=(*watched, *new)) if new else None
+
+
 def reload_filter(config: Config) -> ReloadFilter:
     """The filter for ``config``'s roots and globs."""
     return ReloadFilter(

@@ -107,6 +107,8 @@ async def _serve(
     loop.add_signal_handler(signal.SIGTERM, server.request_shutdown)
     install_loop_error_handler()
     loop.add_reader(control.fileno(), _on_control, control, server, live)
+    if status is Kind.READY:
+        _report_imported_roots(control, go.watch_roots)
     control.send(status)
     if go.print_banner:
         _print_banner(config, loaded, sockets)
@@ -144,6 +146,18 @@ class _ModuleReporter:
         self.reported_count = len(sys.modules)
         with contextlib.suppress(OSError):
             self.control.send(Kind.MODULES, json.dumps(learn(self.roots)).encode())
+        # Code imported on the first requests counts too (the supervisor ignores roots it watches already).
+        _report_imported_roots(self.control, self.roots)
+
+
+def _report_imported_roots(control: ControlChannel, watched: tuple[str, ...]) -> None:
+    """Tell the supervisor which imported code lies outside the watched roots and site-packages (it watches it too)."""
+    from asgidev.supervisor.imported_roots import imported_roots
+
+    roots = imported_roots(watched)
+    if roots:
+        with contextlib.suppress(OSError):
+            control.send(Kind.ROOTS, json.dumps(roots).encode())
 
 
 def _on_control(control: ControlChannel, server: Server, live: LiveReload | None) -> None:
