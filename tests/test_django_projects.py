@@ -6,8 +6,9 @@ asgidev or ``manage.py`` processes, as a developer would.
 
 from __future__ import annotations
 
-import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import httpx
@@ -131,21 +132,29 @@ def test_websocket_handshake_while_the_error_page_is_up_is_refused_403(django_pr
     server.wait_for_line(r'"WebSocket /ws/" 403')
 
 
-def test_imported_code_outside_the_project_and_site_packages_is_watched(
-    django_project: Path, tmp_path: Path, start_server: ServerFactory
-) -> None:
-    # django-oscar's layout: the app's package lives in ../src, importable through the path, not installed.
+def test_an_editable_install_outside_the_project_is_watched(django_project: Path, tmp_path: Path, start_server: ServerFactory) -> None:
+    # django-oscar's layout: the app's package lives in ../src, installed in editable mode: a .pth file in
+    # site-packages names the directory (what pip install -e and setuptools' lenient mode write). A real
+    # virtualenv, sharing this one's packages, holds the .pth file.
     package = tmp_path / "src" / "greetext"
     package.mkdir(parents=True)
     (package / "__init__.py").write_text('GREETING = "from ../src"\n')
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", str(venv)], check=True, timeout=60)
+    python = venv / "bin" / "python"
+    site_packages = subprocess.run(
+        [python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], check=True, capture_output=True, text=True
+    ).stdout.strip()
+    Path(site_packages, "__editable__.greetext-0.1.pth").write_text(f"{tmp_path / 'src'}\n")
     views = django_project / "polls" / "views.py"
     source = views.read_text().replace("return HttpResponse(settings.GREETING)", "return HttpResponse(greetext.GREETING)")
     views.write_text("import greetext\n" + source)
-    pythonpath = os.pathsep.join([str(tmp_path / "src"), os.environ.get("PYTHONPATH", "")])
-    server = start_server(django_project, "-m", "asgidev", "--port", "0", PYTHONPATH=pythonpath)
+    # Started through this interpreter, replaced at once by the virtualenv's (same pid, same output).
+    launch = f"import os; os.execv({str(python)!r}, [{str(python)!r}, '-m', 'asgidev', '--port', '0'])"
+    server = start_server(django_project, "-c", launch)
     url = server.url + "/polls/greeting/"
     assert httpx.get(url).text == "from ../src"
-    # Listed once the worker has loaded the app (the banner's watch line, again with the new root).
+    # Listed once the worker has loaded the app: the watch line again, with the new root.
     server.wait_for_line(rf"Watching for file changes in .*{re.escape(str(package))}")
     (package / "__init__.py").write_text('GREETING = "edited in ../src"\n')
     wait_for_page(url, lambda r: r.text == "edited in ../src")

@@ -1,11 +1,14 @@
 """The code an app imports from outside the watched roots and outside any installed location: it is watched too.
 
 runserver reloads on any imported module outside the standard library and
-site-packages: an editable install of a package in ``../src`` (django-oscar's
-sandbox), a directory on ``PYTHONPATH``. A worker finds those packages once its
-app is loaded and tells the supervisor (``Kind.ROOTS``), which watches their
-directories from then on and counts them as the project's code, never warmed.
-asgidev's own package is left out: a change there needs a new supervisor anyway.
+site-packages, such as an editable install of a package in ``../src``
+(django-oscar's sandbox). A worker finds those packages once its app is loaded
+(and again with each warm-set report, for packages the first requests import)
+and tells the supervisor (``Kind.ROOTS``), which watches their directories from
+then on and counts them as the project's code, never warmed. Left out:
+asgidev's own package (a change there needs a new supervisor anyway) and the
+directories named in ``PYTHONPATH``, which stand for installed code as much as
+site-packages does (``--reload-dir`` watches one).
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ def _installed_locations() -> list[str]:
     paths = sysconfig.get_paths()
     locations = [paths["stdlib"], paths["platstdlib"], *site.getsitepackages(), site.getusersitepackages()]
     locations.append(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # asgidev itself
+    locations += [path for path in os.environ.get("PYTHONPATH", "").split(os.pathsep) if path]
     return [os.path.abspath(location) for location in locations]
 
 
