@@ -67,7 +67,9 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
         "--extras", nargs="+", choices=[*EXTRAS, "none"], default=list(EXTRAS), metavar="NAME", help=f"from {', '.join(EXTRAS)}, or none"
     )
     parser.add_argument(
-        "--reload-edits", type=int, help="edits per app, server and round in the reload measurement (default 12; --quick 2)"
+        "--reload-edits",
+        type=int,
+        help="edits per app and server in the reload measurement, spread over the rounds (default 12; --quick 2)",
     )
     parser.add_argument(
         "--merge", type=Path, metavar="RESULTS_JSON", help="keep the sections this run does not measure from an earlier results.json"
