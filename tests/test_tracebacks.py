@@ -336,6 +336,7 @@ def test_no_traceback_when_bound_to_a_network_address(project: Path) -> None:
     try:
         port = exposed.url.rsplit(":", 1)[1]
         assert "failing_view" in httpx.get(f"http://127.0.0.1:{port}/boom", headers=HTML).text
+        exposed.wait_for_line(r"Tracebacks, with source and local variables, are shown to every client \(--expose-tracebacks\)\.")
     finally:
         exposed.stop()
 

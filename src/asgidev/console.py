@@ -49,6 +49,8 @@ def startup_banner(
         lines.append(trust_hint(dev_certificate()[0]))
     if config.live_reload:
         lines.append("Live reload is on: HTML pages reload themselves after each code reload.")
+    if config.expose_tracebacks:
+        lines.append("Tracebacks, with source and local variables, are shown to every client (--expose-tracebacks).")
     urls = [socket_url(s, scheme) for s in sockets]
     return banner(app_label=app_label, urls=urls, is_reloading=is_reloading, extra_lines=lines)
 
