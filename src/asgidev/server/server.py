@@ -11,7 +11,6 @@ import asyncio
 import logging
 import socket
 import ssl
-from typing import Any
 
 import h11
 
@@ -162,11 +161,6 @@ class Server:
                 connection.abort()
             await _finish_tasks(shared.tasks)
         await self.lifespan.shutdown()
-
-    @property
-    def bound_addresses(self) -> list[Any]:
-        """The addresses the listening sockets are bound to."""
-        return [sock.getsockname() for sock in self.sockets]
 
 
 async def _finish_tasks(tasks: set[asyncio.Task[None]]) -> None:

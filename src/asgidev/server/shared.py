@@ -10,7 +10,6 @@ from typing import Any
 
 import h11
 
-from asgidev import __version__
 from asgidev._types import ASGIApp, Headers, Scope
 from asgidev.asgi.http import HTTPCycle
 from asgidev.asgi.scope import Address, ProxyTrust, http_scope, websocket_scope
@@ -55,7 +54,6 @@ class ServerShared:
         # Set by a reload worker: idle connections are handed to the next worker
         # (socket fd, bytes already read) instead of being closed on shutdown.
         self.handoff: Callable[[int, bytes], None] | None = None
-        self.version = __version__
 
     def refusal(self, host: bytes | None, content_length: int | None) -> tuple[int, str] | None:
         """Why a request must be answered without the app (status, one-line reason), or None to serve it."""

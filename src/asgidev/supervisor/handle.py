@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import enum
-import time
 
 from asgidev.supervisor.handoff import ControlChannel
 from asgidev.supervisor.spawn import WorkerProcess
@@ -27,7 +26,6 @@ class Worker:
         self.process = process
         self.control = control
         self.state = WorkerState.STARTING
-        self.started_at = time.perf_counter()
         self.is_crash_page = is_crash_page
         self.exited = asyncio.Event()
         self.kill_timer: asyncio.TimerHandle | None = None

@@ -237,7 +237,6 @@ class Supervisor:
         print_banner = not self.is_announced
         worker = self.spare if self.spare is not None and self.spare.process.poll() is None else self._spawn()
         self.spare = None
-        worker.started_at = time.perf_counter()
         worker.is_crash_page = bool(crash_report)
         self.current = worker
         # If it died meanwhile, its end-of-file arrives through _on_control.
