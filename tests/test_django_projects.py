@@ -158,3 +158,18 @@ def test_an_editable_install_outside_the_project_is_watched(django_project: Path
     server.wait_for_line(rf"Watching for file changes in .*{re.escape(str(package))}")
     (package / "__init__.py").write_text('GREETING = "edited in ../src"\n')
     wait_for_page(url, lambda r: r.text == "edited in ../src")
+
+
+@pytest.mark.parametrize("reload", [True, False], ids=["reload", "no-reload"])
+def test_the_site_is_served_before_the_system_checks_finish(
+    django_project: Path, tmp_path: Path, start_server: ServerFactory, reload: bool
+) -> None:
+    # README: start-up never waits for Django's checks. A check that only finishes once the test
+    # creates a file proves it: the page is served while the check still waits.
+    gate = tmp_path / "checks-may-finish"
+    args = ("-m", "asgidev", "--port", "0") if reload else asgidev_args()
+    server = start_server(django_project, *args, MYSITE_CHECK_GATE=str(gate))
+    assert httpx.get(server.url + "/polls/").status_code == 200
+    assert "System check identified" not in server.output
+    gate.touch()
+    server.wait_for_line("System check identified no issues")
