@@ -203,7 +203,12 @@ class TracebackPages:
             await self.app(scope, receive, response.send)
         except Exception as exc:
             if not is_client_disconnect(exc, is_client_gone=False):
-                await self._show(scope, response, exc)
+                try:
+                    await self._show(scope, response, exc)
+                except Exception:
+                    # A page that cannot be rendered must not hide the app's own exception: it is
+                    # re-raised below, and the server answers with its plain 500 as without asgidev's page.
+                    logger.exception("Could not show the traceback of %s %s in the browser", scope["method"], scope["path"])
             raise
         if response.state is _HOLDING and (handled := handled_exception(scope)) is not None:
             await self._show(scope, response, handled)  # Litestar's bare 500 (it logged the exception itself)

@@ -108,7 +108,10 @@ def _describe(exc: BaseException, relation: str, depth: int, *, is_escaped: bool
     if isinstance(exc, BaseExceptionGroup) and depth < MAX_GROUP_DEPTH:
         shown = exc.exceptions[:MAX_GROUP_MEMBERS]
         members = tuple(_describe(member, f"Sub-exception {i} of {len(exc.exceptions)}", depth + 1) for i, member in enumerate(shown, 1))
-    notes = getattr(exc, "__notes__", ())
+    try:
+        notes = getattr(exc, "__notes__", ())
+    except Exception:  # a property that raises: no notes rather than no page
+        notes = ()
     return ExceptionReport(
         type_name=_type_name(type(exc)),
         message=_cut(_safe_str(exc), MAX_MESSAGE_CHARS),
