@@ -76,3 +76,15 @@ def test_runserver_env_file_edits_reach_the_next_worker(django_project: Path, st
     assert wait_for_page(server.url + "/polls/greeting/", lambda r: r.status_code == 200).text == "first"
     env_file.write_text("MYSITE_GREETING=second\n")
     wait_for_page(server.url + "/polls/greeting/", lambda r: r.text == "second")
+
+
+def test_runserver_carries_djangos_own_options_over(django_project: Path, tmp_path: Path, start_server: ServerFactory) -> None:
+    # --settings and --pythonpath reach the asgidev process through the environment; --no-color is Django's alone.
+    extra = tmp_path / "extra"
+    extra.mkdir()
+    (extra / "dev_settings.py").write_text('from mysite.settings import *  # noqa: F403\nGREETING = "from --settings"\n')
+    server = start_server(
+        django_project, "manage.py", "runserver", "127.0.0.1:0", "--settings=dev_settings", "--pythonpath", str(extra), "--no-color"
+    )
+    assert "using settings 'dev_settings'" in server.output
+    assert httpx.get(server.url + "/polls/greeting/").text == "from --settings"
