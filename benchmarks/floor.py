@@ -39,6 +39,7 @@ FLOOR_SECONDS = 1.0
 CONCURRENCIES = (1, 64)
 # Untimed requests first: imports, caches and Django's URL resolver settle.
 WARMUP_REQUESTS = 200
+WARMUP_S = 0.25
 HOST_HEADER = b"127.0.0.1:8000"
 
 # (workload, path, method, body bytes): the throughput workloads this driver can reproduce.
@@ -96,14 +97,20 @@ async def _one_request(app: Any, path: str, method: str, body: bytes) -> int:
 
 async def _drive_asgi(app: Any, path: str, method: str, body_bytes: int, concurrency: int, seconds: float) -> dict[str, float]:
     body = b"x" * body_bytes
-    for _ in range(WARMUP_REQUESTS // concurrency + 1):
-        await asyncio.gather(*(_one_request(app, path, method, body) for _ in range(concurrency)))
-    requests = 0
+    done = [0]
+
+    async def client(deadline: float) -> None:
+        # As wrk's connections do: each sends its next request as soon as it has its answer.
+        while time.perf_counter() < deadline:
+            await _one_request(app, path, method, body)
+            done[0] += 1
+
+    warm_until = time.perf_counter() + WARMUP_S
+    await asyncio.gather(*(client(warm_until) for _ in range(concurrency)))
+    done[0] = 0
     cpu_began, wall_began = time.process_time(), time.perf_counter()
-    deadline = wall_began + seconds
-    while time.perf_counter() < deadline:
-        await asyncio.gather(*(_one_request(app, path, method, body) for _ in range(concurrency)))
-        requests += concurrency
+    await asyncio.gather(*(client(wall_began + seconds) for _ in range(concurrency)))
+    requests = done[0]
     cpu, wall = time.process_time() - cpu_began, time.perf_counter() - wall_began
     return {"requests": requests, "cpu_us_per_req": cpu * 1e6 / requests, "wall_us_per_req": wall * 1e6 / requests}
 

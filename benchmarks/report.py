@@ -160,7 +160,8 @@ def _floor_section(results: dict[str, Any]) -> list[str]:
         "",
         "Every workload's app is also driven in-process, with no server and no sockets (`benchmarks/floor.py`): a minimal "
         "ASGI driver calls it with the scope a server builds for wrk's request, a `receive` that hands over the body, and "
-        "a `send` that only counts, with 1 or 64 requests in flight on the loop named. The CPU per request it costs is the "
+        "a `send` that only counts, with 1 or 64 requests in flight on the loop named (each starting its next request as "
+        "soon as it has its answer, as wrk's connections do). The CPU per request it costs is the "
         "app's **floor**: what the app and its event loop need under any server. In the throughput tables, each server's "
         "CPU per request is split as floor (on that server's loop) + the server's own overhead; only the overhead is "
         "the server's to lose. The Django views are also driven through Django's WSGI handler, which is what runserver runs.",
@@ -187,6 +188,12 @@ def _floor_section(results: dict[str, Any]) -> list[str]:
             "runs without hops, an `async def` view needs none, and third-party sync-only middleware is worth "
             "replacing or dropping from the development settings. No server can remove this cost; the overhead "
             "column shows what the server adds on top.",
+            "",
+            "Read the Django overheads side by side rather than alone: under a real server every row, granian's included, "
+            "sits well above the in-process floor. The thread hops then compete with the event loop's own socket work for "
+            "the GIL on the server's one CPU, which costs thread switches the driver, with nothing else on its loop, never "
+            "pays. Every ASGI server pays that share (it grows with concurrency, and less of it falls on a server whose I/O "
+            "runs outside the GIL, such as granian); between servers on the same loop, the difference is their own code.",
             "",
         ]
     return lines
