@@ -31,10 +31,15 @@ from asgidev.protocols.deflate import negotiate_deflate
 
 Headers = list[tuple[bytes, bytes]]
 
-# With per-message deflate a few compressed bytes can inflate a thousandfold,
-# and wsproto inflates whatever it is given in one go. Handing it this much at
-# a time bounds one inflation step to about 4 MiB before the size check runs.
+# With per-message deflate a few compressed bytes can inflate a thousandfold
+# (deflate's limit is about 1032:1), and wsproto inflates whatever it is given
+# in one go. So compressed input is handed over in steps that inflate to at
+# most about one --ws-max-size message before the size check runs: a message
+# the server would accept anyway. At least this many bytes per step, since each
+# step costs a pass through wsproto's frame parser (at the default 16 MiB limit
+# a step is 16 KiB: 4 KiB steps made that parser the larger part of the inflating cost).
 DEFLATE_FEED_BYTES: Final = 4 * 1024
+DEFLATE_MAX_RATIO: Final = 1032
 # Close codes an endpoint may put in a close frame (RFC 6455 section 7.4):
 # 1004-1006 and 1015 are reserved for reporting, never sent.
 _SENDABLE_CLOSE_CODES: Final = frozenset(range(1000, 5000)) - {1004, 1005, 1006, 1015}
@@ -219,7 +224,7 @@ class WebSocketProtocol:
             lines.append(b"%s: %s\r\n" % (name, value))
         lines.append(b"\r\n")
         self._conn = Connection(ConnectionType.SERVER, extensions)
-        self._feed_step = DEFLATE_FEED_BYTES if self.is_deflate else 0
+        self._feed_step = max(DEFLATE_FEED_BYTES, self.max_message_bytes // DEFLATE_MAX_RATIO) if self.is_deflate else 0
         self.state = State.OPEN
         return b"".join(lines)
 
