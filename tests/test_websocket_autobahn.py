@@ -5,9 +5,9 @@ closing, limits, message sizes) run in the regular suite: about 300 cases in
 10 to 30 s on a loaded two-core machine. Groups 12 and 13 (permessage-deflate,
 about 200 cases of 1000 messages each) take minutes and are marked ``slow``:
 ``python -m pytest -m slow tests/test_websocket_autobahn.py``. kosoku gives each
-case 20 s; on a loaded machine the cases that send 128 KiB messages in 256-byte
-fragments (12.x.15 to 12.x.18) can exceed it, because parsing 400,000 frames
-through wsproto is what costs (docs/websockets.md, "Autobahn").
+case 20 s; on a loaded machine the cases with 128 KiB messages (above all those
+sent in 256-byte fragments, 12.x.15 to 12.x.18) exceed it: parsing 400,000
+frames through wsproto is what costs (docs/websockets.md, "Autobahn").
 """
 
 from __future__ import annotations
