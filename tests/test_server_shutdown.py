@@ -7,10 +7,12 @@ tests cover the same path statistically with real worker processes.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import select
 import signal
 import socket
+import ssl
 import time
 from pathlib import Path
 from typing import Any
@@ -148,3 +150,50 @@ async def test_request_tasks_leave_the_server_and_work_after_the_response_is_wai
         assert len(shared.tasks) == 1  # still the server's: the response is out, the app is not done
         asyncio.get_running_loop().call_later(0.05, release.set)
     assert finished.is_set()  # shutdown waited for it rather than dropping it
+
+
+# -- HTTPS across a reload ------------------------------------------------------------------
+
+
+async def read_response(reader: asyncio.StreamReader) -> tuple[bytes, bytes]:
+    head = await reader.readuntil(b"\r\n\r\n")
+    length = next(int(line.split(b":")[1]) for line in head.lower().split(b"\r\n") if line.startswith(b"content-length:"))
+    return head, await reader.readexactly(length)
+
+
+@pytest.mark.parametrize("sends_next_request", [True, False], ids=["next-request-answered", "idle-closed-after-linger"])
+async def test_idle_tls_connection_at_shutdown(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sends_next_request: bool) -> None:
+    """A TLS session cannot be handed to the next worker: the request its client sends as the old worker stops is still answered."""
+    from asgidev.server.connection import TLS_SHUTDOWN_LINGER_S
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    config = Config(port=0, access_log=False, lifespan="off", https=True)
+    [listening] = bind_sockets(config)
+    server = Server(config, apps.hello, [listening])
+    await server.start()
+    assert server.shared is not None
+    context = ssl.create_default_context(cafile=str(tmp_path / "asgidev" / "localhost-ca.pem"))
+    reader, writer = await asyncio.open_connection(*listening.getsockname()[:2], ssl=context, server_hostname="localhost")
+    try:
+        async with asyncio.timeout(5):
+            writer.write(REQUEST)
+            head, _ = await read_response(reader)
+            assert b"connection: close" not in head.lower()
+            # The worker is told to stop while this keep-alive connection is idle (what server.shutdown does to each).
+            [connection] = server.shared.connections
+            connection.shutdown()
+            started = time.monotonic()
+            if sends_next_request:
+                writer.write(REQUEST)  # sent "at that instant": it must be answered, not met by a close
+                head, body = await read_response(reader)
+                assert head.startswith(b"HTTP/1.1 200 ") and b"connection: close" in head.lower()
+                assert body == b"Hello, world!"
+            assert await reader.read() == b""  # then the server closes cleanly, and the client reconnects
+            if not sends_next_request:
+                assert TLS_SHUTDOWN_LINGER_S * 0.9 <= time.monotonic() - started < TLS_SHUTDOWN_LINGER_S + 1.0
+    finally:
+        writer.close()
+        with contextlib.suppress(OSError, ssl.SSLError):
+            await writer.wait_closed()
+        await server.shutdown()
+        listening.close()

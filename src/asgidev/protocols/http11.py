@@ -54,8 +54,7 @@ Event = h11.Request | h11.Data | h11.EndOfMessage | h11.ConnectionClosed | type[
 _STATUS_LINES: Final = {s.value: b"HTTP/1.1 %d %s\r\n" % (s.value, s.phrase.encode()) for s in http.HTTPStatus}
 _CONTINUE: Final = b"HTTP/1.1 100 Continue\r\n\r\n"
 _END_OF_MESSAGE: Final = h11.EndOfMessage()
-# h11 exports MIGHT_SWITCH_PROTOCOL but leaves it out of its __all__.
-_REQUEST_DONE_STATES: Final = frozenset({h11.DONE, h11.MIGHT_SWITCH_PROTOCOL})  # type: ignore[attr-defined]
+_REQUEST_DONE_STATES: Final = frozenset({h11.DONE, h11.MIGHT_SWITCH_PROTOCOL})  # type: ignore[attr-defined]  # not in h11's __all__
 
 
 class Framing(enum.Enum):
@@ -290,6 +289,10 @@ class HTTP11Protocol:
     def trailing_data(self) -> bytes:
         """Bytes received after the current request (for a protocol upgrade to take over)."""
         return self._pending()[0]
+
+    def close_after_response(self) -> None:
+        """End the connection after this response, saying so in it (``Connection: close``, RFC 9112 section 9.6)."""
+        self._is_keep_alive = False
 
     def start_next_cycle(self) -> bool:
         """Begin the next request on a keep-alive connection, keeping pipelined bytes.

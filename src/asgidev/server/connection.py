@@ -32,6 +32,10 @@ logger = logging.getLogger(__name__)
 # being produced, before we stop reading: bounds memory against a client that
 # pipelines without end (the next requests wait in the kernel instead).
 MAX_PIPELINED_BYTES = 64 * 1024
+# How long an idle HTTPS connection stays open once a reload or shutdown begins: a TLS
+# session cannot be handed on, and closing it at once fails a request sent that instant.
+# A busy client's next request comes well within it and gets Connection: close (docs/reloading.md).
+TLS_SHUTDOWN_LINGER_S = 1.0
 
 
 class UpgradeHandler(Protocol):
@@ -48,7 +52,6 @@ class HTTPConnection(asyncio.Protocol):
     """Serves requests from one client in order, one at a time (RFC 9112 section 9.3.2)."""
 
     __slots__ = (
-        "_has_had_request",
         "_initial_data",
         "_is_closing",
         "_is_handoff_waiting",
@@ -88,7 +91,6 @@ class HTTPConnection(asyncio.Protocol):
         # Bytes a previous worker had already read from this client (reload handoff).
         self._initial_data = initial_data
         self._is_handoff_waiting = False
-        self._has_had_request = False
         # With --server-timing: when the bytes that may complete a request head arrived.
         self._received_at = 0.0
 
@@ -214,8 +216,9 @@ class HTTPConnection(asyncio.Protocol):
         if self.protocol.has_upgrade and self._upgrade is not None and self._upgrade.wants(headers):
             self._upgrade.take_over(self, request, headers)
             return
+        if self._is_closing:
+            self.protocol.close_after_response()  # a TLS connection kept past shutdown serves this one request
         scope = shared.scope_for(request, headers, self.client, self.server)
-        self._has_had_request = True
         self.cycle = cycle = HTTPCycle(scope, self, request_ended=False)
         if shared.is_server_timing:
             # A pipelined request parsed from the buffer counts from now, not from when its bytes came.
@@ -358,11 +361,16 @@ class HTTPConnection(asyncio.Protocol):
         """Stop after the current response; close (or hand off) now if idle."""
         self._is_closing = True
         if self.cycle is None:
-            if self.shared.scheme == "https" and not self._has_had_request:
-                return  # a new TLS connection: its first request is on its way; answer it, then close
+            if self.shared.scheme == "https":
+                # Not passed on (see _close_idle): a request on its way is answered, then the connection closes.
+                if not self.protocol.has_partial_request:
+                    self.deadline.set(TLS_SHUTDOWN_LINGER_S, is_idle=True)
+                return
             self._close_idle()
         elif self.cycle.response_state is ResponseState.COMPLETE:
             self.transport.close()
+        elif self.shared.scheme == "https" and not self.protocol.is_response_started:
+            self.protocol.close_after_response()
 
     def _close_idle(self) -> None:
         """Between requests while shutting down: pass the connection to the next worker, or close it.
@@ -410,11 +418,7 @@ class HTTPConnection(asyncio.Protocol):
 
     def _on_write_stall(self) -> None:
         """The client took none of the buffered response for --timeout-write seconds (a slow reader)."""
-        logger.info(
-            "Client %s read nothing of the response for %gs; closing (slow reader).",
-            describe_peer(self.client),
-            self.shared.config.timeout_write,
-        )
+        logger.info("Client %s read nothing for %gs; closing (slow reader).", describe_peer(self.client), self.shared.config.timeout_write)
         # abort, not close: close would wait for the client to read what is buffered.
         if self.cycle is not None and self.cycle.response_state is not ResponseState.COMPLETE:
             self.cycle.feed_disconnect()
