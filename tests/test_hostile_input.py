@@ -5,7 +5,9 @@ the server answers with a well-formed response (or closes cleanly) within a
 bound, the app never sees a request that was refused, nothing with CR, LF or
 NUL reaches the app's headers, and the next client is served.
 Cases already in tests/test_http.py (``test_bad_requests_get_4xx_and_close``)
-are not repeated here.
+are not repeated here. Then request-smuggling probes (each followed by a
+request a proxy would not have seen), Upgrades asgidev does not perform, and
+asgidev's own responses through REDbot's linter (httplint).
 """
 
 from __future__ import annotations
@@ -462,3 +464,73 @@ async def test_upgrade_not_performed_is_an_ordinary_request(upgrade: bytes) -> N
     assert b"connection: close" not in pipelined.responses[0][1].get(b"connection", b"").lower()
     assert [status for status, _, _ in parse_responses(rest)] == [200]
     assert [scope["path"] for scope in app.scopes] == ["/first", "/second", "/first", "/second"]
+
+
+# -- responses as REDbot's linter (httplint) sees them ----------------------------------------
+
+
+async def linted_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    """/<status>[/stream]: an HTML response with that status, streamed (chunked) or whole."""
+    if scope["type"] != "http":
+        return
+    parts = scope["path"].strip("/").split("/")
+    status = int(parts[0] or 200)
+    page = b"<html><body>hi</body></html>" if status not in (204, 304) else b""
+    await send({"type": "http.response.start", "status": status, "headers": [(b"content-type", b"text/html; charset=utf-8")]})
+    if parts[-1] == "stream":
+        await send({"type": "http.response.body", "body": page[:10], "more_body": True})
+        await send({"type": "http.response.body", "body": page[10:]})
+    else:
+        await send({"type": "http.response.body", "body": page})
+
+
+def bad_notes(method: str, path: str, raw: bytes) -> list[str]:
+    """httplint's BAD verdicts on one raw response to ``method path``."""
+    from httplint import HttpRequestLinter, HttpResponseLinter
+    from httplint.note import levels
+
+    request = HttpRequestLinter()
+    request.process_request_topline(method.encode(), b"http://localhost" + path.encode(), b"1.1")
+    request.process_headers([(b"host", b"localhost")])
+    request.finish_content(True)
+    [(status, headers, body)] = parse_responses(raw, method)
+    linter = HttpResponseLinter(_related=request)
+    linter.is_head_response = method == "HEAD"
+    linter.process_response_topline(b"1.1", str(status).encode(), b"")
+    linter.process_headers(list(headers.items()))
+    linter.feed_content(body)
+    linter.finish_content(True)
+    return [f"{type(note).__name__}: {note.summary}" for note in linter.notes if note.level is levels.BAD]
+
+
+async def fetch_raw(host: str, port: int, request: bytes) -> bytes:
+    reader, writer = await asyncio.open_connection(host, port)
+    try:
+        writer.write(request)
+        async with asyncio.timeout(EXCHANGE_DEADLINE_S):
+            return await reader.read()
+    finally:
+        writer.close()
+        await writer.wait_closed()
+
+
+@pytest.mark.parametrize("live_reload", [False, True], ids=["plain", "live-reload"])
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [("GET", "/"), ("HEAD", "/"), ("GET", "/200/stream"), ("HEAD", "/200/stream"), ("GET", "/204"), ("GET", "/304"), ("GET", "/404")],
+)
+async def test_responses_pass_httplint(live_reload: bool, method: str, path: str) -> None:
+    from asgidev.livereload.middleware import LiveReload
+
+    app: Any = LiveReload(linted_app, generation="g") if live_reload else linted_app
+    request = f"{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n".encode()
+    async with asgidev.serve(app, **SERVER_OPTIONS) as server:
+        raw = await fetch_raw(server.host, server.port, request)
+        if method == "HEAD":
+            # RFC 9110 section 9.3.2: the headers a GET would get, framing included.
+            raw_get = await fetch_raw(server.host, server.port, request.replace(b"HEAD", b"GET", 1))
+            get_length = parse_responses(raw_get)[0][1].get(b"content-length")
+            assert parse_responses(raw, "HEAD")[0][1].get(b"content-length") == get_length
+    assert bad_notes(method, path, raw) == []
+    if path in ("/204", "/304"):
+        assert b"content-length" not in raw.lower()  # RFC 9110 section 8.6; a 304's would describe the cached page
