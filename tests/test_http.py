@@ -199,6 +199,29 @@ async def test_app_exception_gives_500_and_server_survives(caplog: pytest.LogCap
     assert "kaboom" in caplog.text
 
 
+class UnformattableError(Exception):
+    """Python cannot format it: its ``__notes__`` raises (traceback reads them)."""
+
+    @property
+    def __notes__(self) -> list[str]:  # type: ignore[override]
+        raise RuntimeError("notes explode")
+
+
+async def test_an_exception_python_cannot_format_still_gets_its_500(caplog: pytest.LogCaptureFixture) -> None:
+    # Logging its traceback raised inside logging's own error handler, and the client waited for a response forever.
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        if scope["path"] == "/boom":
+            raise UnformattableError("kaboom")
+        await apps.hello(scope, receive, send)
+
+    async with asgidev.serve(app, raise_app_exceptions=False) as server, httpx.AsyncClient(timeout=5) as client:
+        assert (await client.get(server.url + "/boom")).status_code == 500
+        assert (await client.get(server.url + "/")).status_code == 200
+    assert "UnformattableError: kaboom (its traceback cannot be formatted: RuntimeError('notes explode'))" in caplog.text
+
+
 @pytest.mark.parametrize(
     ("messages", "mistake"),
     [

@@ -21,6 +21,7 @@ from asgidev.asgi.disconnect import is_client_disconnect
 from asgidev.asgi.http import HTTPCycle, RequestState, ResponseState
 from asgidev.protocols import http11
 from asgidev.server import timing
+from asgidev.server.app_errors import report_app_exception
 from asgidev.server.deadline import Deadline
 from asgidev.server.shared import ServerShared, head_line, log_access, log_refusal, request_line
 from asgidev.server.write_flow import WriteFlow
@@ -326,8 +327,7 @@ class HTTPConnection(asyncio.Protocol):
         if is_client_disconnect(exc, is_client_gone=cycle.is_disconnected):
             logger.debug("App stopped after the client disconnected: %r", exc)
             return
-        logger.error("Exception in ASGI application (%s %s)", cycle.scope["method"], cycle.scope["path"], exc_info=exc)
-        self.shared.app_exceptions.append(exc)
+        report_app_exception(logger, exc, f"{cycle.scope['method']} {cycle.scope['path']}", self.shared.app_exceptions)
 
     # -- between requests -------------------------------------------------------------
 

@@ -20,6 +20,7 @@ from asgidev._types import Headers, Scope
 from asgidev.asgi.http import ClientDisconnectedError
 from asgidev.asgi.websocket import ABNORMAL_CLOSURE, AppState, WebSocketCycle
 from asgidev.protocols import http11, websocket
+from asgidev.server.app_errors import report_app_exception
 from asgidev.server.connection import HTTPConnection
 from asgidev.server.shared import ServerShared, access_logger
 from asgidev.server.write_flow import WriteFlow
@@ -273,8 +274,7 @@ class WebSocketConnection(asyncio.Protocol):
         if isinstance(exc, (ClientDisconnectedError, asyncio.CancelledError)):
             logger.debug("App stopped after the client disconnected: %r", exc)
             return
-        logger.error("Exception in ASGI application (WebSocket %s)", cycle.scope["path"], exc_info=exc)
-        self.shared.app_exceptions.append(exc)
+        report_app_exception(logger, exc, f"WebSocket {cycle.scope['path']}", self.shared.app_exceptions)
 
     def _answer_http(self, status: int, message: str) -> None:
         """Answer the handshake with an error response, then close."""
