@@ -257,3 +257,26 @@ def test_a_lazy_package_that_cached_a_failed_step_never_serves_a_second_copy(lay
         server.wait_for_line(r"Reloaded in \d+ ms \(changed: main\.py; warm: \d+ modules\)")
     finally:
         server.stop()
+
+
+def test_the_next_start_warms_with_what_the_last_one_learned(layout: Layout) -> None:
+    # installed_dep reaches for the project's settings: the first run learns that with a spare set aside.
+    save_like_an_editor(layout.installed / "installed_dep.py", PLUGIN_DEPENDENCY)
+    save_like_an_editor(layout.project / "project_settings.py", 'GREETING = "hello"\n')
+    layout.write_app("v1")
+    first = layout.start()
+    try:
+        first.wait_for_line(r"Spare worker set aside: 1 modules failed .*\['installed_dep'\]", timeout=30)
+        first.wait_for_line(r"Spare worker warm: \d+ modules in \d+ ms; left for after a change: \['installed_dep'\]$", timeout=30)
+    finally:
+        first.stop()
+    # The next start's first spare is fit at once, and the first save is warm.
+    second = layout.start()
+    try:
+        second.wait_for_line(r"Spare worker warm: \d+ modules in \d+ ms; left for after a change: \['installed_dep'\]$", timeout=30)
+        assert second.count("Spare worker set aside") == 0
+        layout.write_app("v2")
+        wait_for_body(second.url, "v2 greeting=hello")
+        second.wait_for_line(r"Reloaded in \d+ ms \(changed: main\.py; warm: \d+ modules\)")
+    finally:
+        second.stop()

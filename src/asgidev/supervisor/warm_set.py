@@ -10,9 +10,11 @@ import contextlib
 import json
 import logging
 import os
+from pathlib import Path
 
 from asgidev.config import Config
 from asgidev.envfile import env_file_paths
+from asgidev.supervisor import warm_cache
 from asgidev.supervisor.handle import Worker
 from asgidev.supervisor.handoff import Kind, WarmRequest
 
@@ -36,6 +38,12 @@ class WarmSet:
         self.excluded: set[str] = set()
         self.spares_set_aside = 0
         self._roots: tuple[str, ...] | None = None
+        # What the last run learned (warm_cache.py): the first spare warms with it at once.
+        self._cache = None if config.reload_cold else warm_cache.cache_path(Path(config.app_dir))
+        if self._cache is not None:
+            modules, excluded = warm_cache.load(self._cache)
+            self.modules.update(dict.fromkeys(modules))
+            self.excluded.update(excluded)
 
     @property
     def roots(self) -> tuple[str, ...]:
@@ -58,6 +66,7 @@ class WarmSet:
         self.modules.update(dict.fromkeys(new))
         if new:
             self.spares_set_aside = 0
+            self._save()
         return new
 
     def ask(self, spare: Worker, modules: list[str]) -> None:
@@ -69,6 +78,10 @@ class WarmSet:
             request = WarmRequest(tuple(modules), self.roots, tuple(map(str, env_file_paths(self.config))))
             with contextlib.suppress(OSError):
                 spare.control.send(Kind.WARM, request.encode())
+
+    def _save(self) -> None:
+        if self._cache is not None:
+            warm_cache.save(self._cache, list(self.modules), list(self.excluded))
 
     def _is_excluded(self, name: str) -> bool:
         # Importing a.b.c imports a and a.b first: inside an excluded package is excluded too.
@@ -82,6 +95,7 @@ class WarmSet:
         if failed:
             self.excluded.update(failed)
             self.spares_set_aside += 1
+            self._save()
             logger.debug(
                 "Spare worker set aside: %d modules failed to import before the app's set-up (%s); a fresh spare imports the rest.",
                 len(failed),

@@ -1,0 +1,62 @@
+"""The warm set kept between runs, so the first spare after a start is as warm as the later ones.
+
+A Django project needs a few spares to learn which installed modules import
+only after ``django.setup()`` (see warm.py); without this file every start
+would learn it again, and the first saves of a session would start cold.
+
+What is kept is a hint, never a source of truth: the rules that make a warm
+reload serve what a cold start would (nothing under a watched root, a spare
+in which anything failed never serves, changed files make it stale) hold
+whatever the file says, so a stale or foreign file can cost time, not
+correctness. A file that cannot be read is ignored.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import sys
+from pathlib import Path
+
+from asgidev import __version__
+
+# Projects remembered at most; the oldest files go first (each is a few tens of KiB).
+MAX_CACHED_PROJECTS = 64
+
+
+def cache_path(app_dir: Path) -> Path:
+    """The file for this project and interpreter, under ``$XDG_CACHE_HOME/asgidev`` (default ``~/.cache``)."""
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    key = "\0".join([str(app_dir.resolve()), sys.executable, sys.version, __version__])
+    return base / "asgidev" / f"warm-{hashlib.sha256(key.encode()).hexdigest()[:20]}.json"
+
+
+def load(path: Path) -> tuple[list[str], list[str]]:
+    """The modules and the excluded modules kept in ``path`` (nothing if it is missing or unreadable)."""
+    try:
+        data = json.loads(path.read_text())
+        modules, excluded = data["modules"], data["excluded"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return [], []
+    if not all(isinstance(name, str) for name in [*modules, *excluded]):
+        return [], []
+    return list(modules), list(excluded)
+
+
+def save(path: Path, modules: list[str], excluded: list[str]) -> None:
+    """Write the set atomically (a reader never sees half a file); errors are ignored: it is only a hint."""
+    with contextlib.suppress(OSError):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_suffix(f".{os.getpid()}.tmp")
+        temporary.write_text(json.dumps({"modules": modules, "excluded": sorted(excluded)}))
+        os.replace(temporary, path)
+        _prune(path.parent)
+
+
+def _prune(directory: Path) -> None:
+    files = sorted(directory.glob("warm-*.json"), key=lambda file: file.stat().st_mtime)
+    for stale in files[:-MAX_CACHED_PROJECTS]:
+        with contextlib.suppress(OSError):
+            stale.unlink()
