@@ -21,6 +21,7 @@ with a dependency that takes 2 s to import (``reload_apps/heavy_dependency.py``)
 from __future__ import annotations
 
 import atexit
+import os
 import shutil
 import subprocess
 import sys
@@ -132,31 +133,53 @@ def run_reload(
     return samples, problems
 
 
+_scratch_root: list[Path] = []
+
+
+def _project_dir(variant: Variant) -> Path:
+    """The same directory for an (app, server) pair in every round, as a developer's project stays where it is.
+
+    What a server keeps between starts of one project (asgidev's warm set in
+    its cache directory) then works as it does for a developer: the first
+    round starts without it, the later ones with it. The cache directory is
+    this run's own, so no earlier run takes part.
+    """
+    if not _scratch_root:
+        root = Path(tempfile.mkdtemp(prefix="asgidev-bench-"))
+        os.environ["XDG_CACHE_HOME"] = str(root / "cache-home")
+        _scratch_root.append(root)
+        atexit.register(shutil.rmtree, root, ignore_errors=True)
+    project = _scratch_root[0] / f"{variant.app}-{variant.server}"
+    shutil.rmtree(project, ignore_errors=True)
+    project.mkdir()
+    return project
+
+
 def _measure(variant: Variant, round_index: int, edits: int, log: Callable[[str], None]) -> list[dict[str, object]]:
     samples: list[dict[str, object]] = []
-    with tempfile.TemporaryDirectory(prefix="asgidev-bench-") as scratch:
-        target, edit = MAKERS[variant.app](Path(scratch))
-        with launch(ALL_SERVERS[variant.server], target, reload=True) as running:
-            time.sleep(SETTLE_S)
-            for index in range(edits):
-                latency_ms, failed = _one_reload(running.port, target.ready_path, edit, f"token-{round_index:02d}{index + 1:03d}")
-                sample: dict[str, object] = {
-                    "app": variant.app,
-                    "server": variant.server,
-                    "round": round_index,
-                    "edit": index,
-                    "latency_ms": latency_ms,
-                    "failed_requests": failed,
-                }
-                if index == 0:
-                    sample["startup_ms"] = round(running.started_s * 1000, 1)
-                samples.append(sample)
-                shown = "timed out" if latency_ms is None else f"{latency_ms:6.0f} ms"
-                log(f"  reload {variant.app:<7} {variant.server:<12} round {round_index + 1} edit {index + 1}: {shown}, {failed} failed")
-                time.sleep(BETWEEN_EDITS_S)
-            time.sleep(SETTLE_S)
-            rss = probe.rss_bytes(running.pid) / 2**20
-            samples[-1]["idle_rss_mib"] = round(rss, 1)
+    scratch = _project_dir(variant)
+    target, edit = MAKERS[variant.app](Path(scratch))
+    with launch(ALL_SERVERS[variant.server], target, reload=True) as running:
+        time.sleep(SETTLE_S)
+        for index in range(edits):
+            latency_ms, failed = _one_reload(running.port, target.ready_path, edit, f"token-{round_index:02d}{index + 1:03d}")
+            sample: dict[str, object] = {
+                "app": variant.app,
+                "server": variant.server,
+                "round": round_index,
+                "edit": index,
+                "latency_ms": latency_ms,
+                "failed_requests": failed,
+            }
+            if index == 0:
+                sample["startup_ms"] = round(running.started_s * 1000, 1)
+            samples.append(sample)
+            shown = "timed out" if latency_ms is None else f"{latency_ms:6.0f} ms"
+            log(f"  reload {variant.app:<7} {variant.server:<12} round {round_index + 1} edit {index + 1}: {shown}, {failed} failed")
+            time.sleep(BETWEEN_EDITS_S)
+        time.sleep(SETTLE_S)
+        rss = probe.rss_bytes(running.pid) / 2**20
+        samples[-1]["idle_rss_mib"] = round(rss, 1)
     return samples
 
 
