@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import sys
 import threading
+import time
 from typing import Any
 
 from django.apps import apps  # type: ignore[import-untyped]
@@ -26,6 +27,11 @@ logger = logging.getLogger(__name__)
 ASGIDEV_APP = "asgidev.django"
 # Apps that also override runserver; asgidev's must be listed before them.
 RUNSERVER_OWNERS = ("django.contrib.staticfiles", "daphne")
+# The checks wait this long after serving starts. After a save the browser's
+# request arrives at once, and the checks would otherwise import the URLconf
+# beside it and share the GIL with it (~50 ms on a DRF project): the first
+# response comes first, the checks' result a moment later.
+CHECKS_DELAY_S = 0.3
 
 
 def start_checks(*, skip_checks: bool) -> threading.Thread:
@@ -41,6 +47,7 @@ def start_checks(*, skip_checks: bool) -> threading.Thread:
 
 
 def _run_checks(skip_checks: bool) -> None:
+    time.sleep(CHECKS_DELAY_S)
     command = BaseCommand(stdout=sys.stdout, stderr=sys.stderr)
     if not skip_checks:
         try:
