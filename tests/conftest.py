@@ -8,6 +8,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.browser import Browser, find_chromium
+
 
 @pytest.fixture(autouse=True, scope="session")
 def _private_cache_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
@@ -19,6 +21,19 @@ def _private_cache_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[No
         os.environ.pop("XDG_CACHE_HOME", None)
     else:
         os.environ["XDG_CACHE_HOME"] = saved
+
+
+@pytest.fixture
+def browser() -> Iterator[Browser]:
+    """Headless Chromium for the live-reload and overlay tests; skipped with the fix when it is not installed."""
+    executable = find_chromium()
+    if executable is None:
+        pytest.skip("chromium is not installed (apt-get install --no-install-recommends chromium); .ci/run installs it")
+    instance = Browser(executable)
+    try:
+        yield instance
+    finally:
+        instance.close()
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ import gzip
 import json
 import socket
 import textwrap
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +15,7 @@ from websockets.sync.client import connect
 
 import asgidev
 from asgidev.livereload.middleware import LiveReload
-from tests.browser import Browser, find_chromium
+from tests.browser import Browser
 from tests.server_process import ServerProcess, save_like_an_editor
 
 PAGE = b"<html><head><title>t</title></head><body><h1>Hi</h1></body></html>"
@@ -205,18 +204,6 @@ APP = textwrap.dedent(
 
 def write_app(directory: Path, version: str) -> None:
     save_like_an_editor(directory / "app.py", APP.format(version=version))
-
-
-@pytest.fixture
-def browser() -> Iterator[Browser]:
-    executable = find_chromium()
-    if executable is None:
-        pytest.skip("chromium is not installed (apt-get install --no-install-recommends chromium); .ci/run installs it")
-    instance = Browser(executable)
-    try:
-        yield instance
-    finally:
-        instance.close()
 
 
 def test_browser_page_follows_edits(browser: Browser, tmp_path: Path) -> None:

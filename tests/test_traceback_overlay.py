@@ -15,13 +15,14 @@ import httpx
 import pytest
 from websockets.sync.client import ClientConnection, connect
 
-from tests.browser import Browser, find_chromium
+from tests.browser import Browser
 from tests.server_process import ServerProcess, save_like_an_editor
 
 RAW_APP = """
 import asyncio
 
 calls = {"flaky": 0}
+released = asyncio.Event()
 
 
 def fail():
@@ -36,11 +37,13 @@ async def app(scope, receive, send):
     if path == "/api":
         fail()
     if path == "/slow-500":
-        # A 500 the app sends, then keeps working past the hold (HOLD_500_S), then raises.
+        # A 500 the app sends, then keeps working past the hold (HOLD_500_S) until the test has it, then raises.
         await send({"type": "http.response.start", "status": 500, "headers": [(b"content-type", b"text/plain")]})
         await send({"type": "http.response.body", "body": b"my own 500"})
-        await asyncio.sleep(1.5)
+        await asyncio.wait_for(released.wait(), 30)
         fail()
+    if path == "/release":
+        released.set()
     if path.startswith("/broken-stream") or path == "/flaky":
         calls["flaky"] += path == "/flaky"
         if path != "/flaky" or calls["flaky"] == 1:
@@ -125,6 +128,8 @@ def test_a_500_held_past_the_hold_goes_out_and_a_later_exception_is_an_overlay(s
     tab = tabs("/orders")
     response = httpx.get(server.url + "/slow-500", headers={"Accept": "text/html", **referer(server, "/orders")})
     assert (response.status_code, response.text) == (500, "my own 500")
+    # The app is still running (it waits for /release): only now does it raise.
+    assert httpx.get(server.url + "/release").text == "ok"
     assert tab.next()["key"] == "GET /slow-500"
 
 
@@ -189,18 +194,6 @@ async def items():
 
 def write_page_app(directory: Path, body: str) -> None:
     save_like_an_editor(directory / "main.py", textwrap.dedent(PAGE_APP).replace("{body}", body))
-
-
-@pytest.fixture
-def browser() -> Iterator[Browser]:
-    executable = find_chromium()
-    if executable is None:
-        pytest.skip("chromium is not installed (apt-get install --no-install-recommends chromium); .ci/run installs it")
-    instance = Browser(executable)
-    try:
-        yield instance
-    finally:
-        instance.close()
 
 
 OVERLAY_TITLE = (
