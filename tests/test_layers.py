@@ -67,3 +67,58 @@ def test_modules_stay_small() -> None:
     """STYLE.md: one job per module; none much over ~400 lines."""
     sizes = {p.relative_to(PACKAGE).as_posix(): len(p.read_text().splitlines()) for p in PACKAGE.rglob("*.py")}
     assert {name: size for name, size in sizes.items() if size > 450} == {}
+
+
+def module_name(path: Path, package: Path) -> str:
+    parts = path.relative_to(package.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def package_imports(path: Path, known: set[str]) -> set[str]:
+    """The ``known`` modules a file imports, at any depth: ``from asgidev.x import y`` is ``asgidev.x.y`` when that is a module."""
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            submodules = {f"{node.module}.{alias.name}" for alias in node.names} & known
+            names.update(submodules)
+            if len(submodules) < len(node.names):
+                names.add(node.module)
+    return names & known
+
+
+def import_cycles(package: Path) -> list[list[str]]:
+    """Groups of the package's modules that import each other, directly or round a loop (lazy imports count)."""
+    paths = {module_name(p, package): p for p in package.rglob("*.py")}
+    graph = {name: package_imports(path, set(paths)) - {name} for name, path in paths.items()}
+
+    def reachable(start: str) -> set[str]:
+        seen: set[str] = set()
+        todo = [start]
+        while todo:
+            for target in graph[todo.pop()] - seen:
+                seen.add(target)
+                todo.append(target)
+        return seen
+
+    reach = {name: reachable(name) for name in graph}
+    cycles = {frozenset({name, *(other for other in reach[name] if name in reach[other])}) for name in graph if name in reach[name]}
+    return sorted(sorted(cycle) for cycle in cycles)
+
+
+def test_no_import_cycles() -> None:
+    """Imports flow one way (design.md): no module reaches itself, not even through a lazy import."""
+    assert import_cycles(PACKAGE) == []
+
+
+def test_a_lazy_import_cycle_is_found(tmp_path: Path) -> None:
+    """The cycle there was, runner → (lazily) django.integration → runner.LoadedApp; ``from asgidev import x`` is no cycle."""
+    package = tmp_path / "asgidev"
+    (package / "django").mkdir(parents=True)
+    (package / "__init__.py").write_text("def serve():\n    from asgidev import runner\n")
+    (package / "django" / "__init__.py").write_text("")
+    (package / "config.py").write_text("")
+    (package / "runner.py").write_text("from asgidev import config\n\ndef load():\n    from asgidev.django.integration import adapt\n")
+    (package / "django" / "integration.py").write_text("from asgidev.runner import LoadedApp\n")
+    assert import_cycles(package) == [["asgidev.django.integration", "asgidev.runner"]]

@@ -174,38 +174,13 @@ def start(config: Config) -> int:
 
 
 def _run_in_process(config: Config) -> int:
-    from asgidev.console import startup_banner
     from asgidev.envfile import apply, env_file_paths
-    from asgidev.log import keeping_own_loggers
-    from asgidev.runner import load_app, serve_sockets
+    from asgidev.runner import Owner, load_app, serve
     from asgidev.sockets import bind_sockets
-    from asgidev.tracebacks.middleware import wrap as traceback_pages
 
     apply(env_file_paths(config))
-    with keeping_own_loggers():
-        loaded = load_app(config)
-    config = loaded.configure(config)
-    sockets = bind_sockets(config)
-
-    def on_started(_server: object) -> None:
-        text = startup_banner(config, app_label=loaded.label, sockets=sockets, is_reloading=False, extra_lines=loaded.banner_lines)
-        sys.stdout.write(text)
-        sys.stdout.flush()
-        if loaded.after_start is not None:
-            loaded.after_start()
-
-    app = loaded.app
-    live = None
-    if config.live_reload:
-        # Without the supervisor nothing swaps stylesheets, but pages still reload when the process is restarted.
-        from asgidev.livereload.middleware import wrap
-
-        live = wrap(app, config, generation=str(os.getpid()))
-    app = traceback_pages(app, config, sockets, live)
-    serve_sockets(config, app, sockets, on_started=on_started)
-    from asgidev.app_threads import exit_if_app_threads
-
-    exit_if_app_threads(0)
+    loaded = load_app(config)
+    serve(config, loaded, bind_sockets(config), Owner())
     return 0
 
 

@@ -267,11 +267,6 @@ class Config:
             raise ConfigError(f"Unknown option(s): {', '.join(sorted(unknown))}.", "See 'asgidev --help'.")
         return dataclasses.replace(self, **changes)
 
-    @property
-    def display_host(self) -> str:
-        """The host as it appears in URLs: IPv6 literals in brackets."""
-        return f"[{self.host}]" if ":" in self.host else self.host
-
 
 def field_names() -> tuple[str, ...]:
     """The names of all configuration fields, in declaration order."""

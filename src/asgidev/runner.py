@@ -1,49 +1,45 @@
-"""Run the server in this process: load the app, serve on given sockets until a signal.
+"""Serve in this process: load the app, then ``serve`` it until asked to stop.
 
-Used by ``asgidev --no-reload`` and by each reload worker. Owns the process,
-so it installs signal handlers (the embedding API does not).
+``serve`` is the one lifecycle of a process that serves (``asgidev
+--no-reload`` and each reload worker): the app wrapped for live reload and
+traceback pages, the server started (``Server.running``, the path the
+embedding API takes too), the banner, the app's after-start work, serving
+until a stop request, graceful shutdown, the exit. What the two processes do
+differently (who may stop them, whom they tell that they serve) is their
+``Owner``'s. Owning the process, they install signal handlers; the embedding
+API never does.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import socket
 import sys
-from collections.abc import Callable
-from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from asgidev import event_loop
 from asgidev._types import ASGIApp
 from asgidev.app_discovery import discover_app
-from asgidev.builtin_apps import welcome_app
+from asgidev.app_threads import exit_if_app_threads
+from asgidev.builtin_apps import broken_code_app, welcome_app
 from asgidev.config import Config
+from asgidev.errors import LifespanStartupError
 from asgidev.importer import resolve_app
+from asgidev.loaded_app import LoadedApp
+from asgidev.log import keeping_own_loggers
 from asgidev.server.server import Server
+from asgidev.server.shared import Handoff
 from asgidev.server.signals import install_loop_error_handler, install_shutdown_handlers
+from asgidev.tracebacks.middleware import wrap as traceback_pages
+
+if TYPE_CHECKING:
+    from asgidev.livereload.middleware import LiveReload
 
 logger = logging.getLogger(__name__)
 
 WELCOME_LABEL = "the built-in welcome page (no APP given)"
-
-
-@dataclass(frozen=True)
-class LoadedApp:
-    """The app to serve, how the banner names it, and extra banner lines (e.g. Django's version)."""
-
-    app: ASGIApp
-    label: str
-    banner_lines: tuple[str, ...] = ()
-    # Host names the app itself declares valid (Django's ALLOWED_HOSTS), added to the host guard's list.
-    allowed_hosts: tuple[str, ...] = ()
-    # Run once the server serves (Django's system checks): work a developer wants
-    # to see, but not between a save and the first response.
-    after_start: Callable[[], object] | None = None
-
-    def configure(self, config: Config) -> Config:
-        """``config`` with what the app declares (its allowed hosts) folded in."""
-        if not self.allowed_hosts:
-            return config
-        return config.replace(allowed_hosts=(*config.allowed_hosts, *self.allowed_hosts))
 
 
 def load_app(config: Config) -> LoadedApp:
@@ -51,10 +47,16 @@ def load_app(config: Config) -> LoadedApp:
 
     Django apps come back wrapped for static files, with system checks to run
     once serving and Django's lines added to the banner (see ``asgidev.django.integration``).
+    A logging set-up the app does at import leaves asgidev's own loggers alone (``log.keeping_own_loggers``).
 
     Raises:
         AppImportError: the user's app cannot be imported.
     """
+    with keeping_own_loggers():
+        return _load(config)
+
+
+def _load(config: Config) -> LoadedApp:
     # Imported only when needed, so apps of other frameworks never import Django.
     from asgidev.django.integration import adapt_for_django
 
@@ -78,29 +80,105 @@ def _import(spec: str, config: Config, *notes: str) -> LoadedApp:
     return LoadedApp(imported.app, imported.spec, (*notes, *imported.notes))
 
 
-def serve_sockets(
-    config: Config,
-    app: ASGIApp,
-    sockets: list[socket.socket],
-    *,
-    on_started: Callable[[Server], None] | None = None,
-) -> None:
-    """Serve ``app`` on ``sockets`` until SIGINT/SIGTERM.
+class Owner:
+    """The process that serves: what it adds at the steps of ``serve``. This one is ``asgidev --no-reload``'s."""
 
-    Raises:
-        LifespanStartupError: the app's lifespan startup failed.
-    """
+    # A save restarts this process (it is a reload worker): the banner says so,
+    # and an app whose lifespan startup fails is served as an error page until
+    # the fix, instead of ending the process.
+    is_reloading = False
+    print_banner = True
+    # Where idle connections go on shutdown instead of being closed (a reload worker's next worker).
+    handoff: Handoff | None = None
 
-    async def main() -> None:
-        server = Server(config, app, sockets)
+    def before_start(self, server: Server) -> None:
+        """Before lifespan startup: Ctrl+C, SIGTERM and a hang-up stop ``server`` (a second Ctrl+C at once)."""
         install_shutdown_handlers(server.request_shutdown)
         install_loop_error_handler()
-        await server.start()
-        if on_started is not None:
-            on_started(server)
-        try:
-            await server.wait_shutdown_requested()
-        finally:
-            await server.shutdown()
 
-    event_loop.run(main(), config.loop)
+    def on_serving(self, server: Server, live: LiveReload | None, loaded: LoadedApp) -> None:
+        """``server`` accepts connections, serving ``loaded``; called before the banner."""
+
+    def before_shutdown(self) -> None:
+        """A stop was requested (or serving failed); the server still serves."""
+
+    async def after_shutdown(self) -> None:
+        """The server has shut down (or never started)."""
+
+
+def serve(config: Config, loaded: LoadedApp, sockets: list[socket.socket], owner: Owner) -> None:
+    """Serve ``loaded`` on ``sockets`` until ``owner`` stops the server, then exit if the app left threads running.
+
+    Raises:
+        LifespanStartupError: the app's lifespan startup failed (unless ``owner.is_reloading``).
+    """
+    event_loop.run(_serve(loaded.configure(config), loaded, sockets, owner), config.loop)
+    # Served and shut down: threads the app left running must not keep this process alive.
+    exit_if_app_threads(0)
+
+
+async def _serve(config: Config, loaded: LoadedApp, sockets: list[socket.socket], owner: Owner) -> None:
+    try:
+        async with contextlib.AsyncExitStack() as serving:
+            server, live, loaded = await _start(serving, config, loaded, sockets, owner)
+            owner.on_serving(server, live, loaded)
+            if owner.print_banner:
+                _print_banner(config, loaded, sockets, is_reloading=owner.is_reloading)
+            if loaded.problem:
+                # After the banner, so the last thing on the screen says what is wrong.
+                logger.error("%s", loaded.problem)
+            if loaded.after_start is not None:
+                loaded.after_start()
+            try:
+                await server.wait_shutdown_requested()
+            finally:
+                owner.before_shutdown()
+    finally:
+        await owner.after_shutdown()
+
+
+async def _start(
+    serving: contextlib.AsyncExitStack, config: Config, loaded: LoadedApp, sockets: list[socket.socket], owner: Owner
+) -> tuple[Server, LiveReload | None, LoadedApp]:
+    """The server ``serving`` shuts down, started with ``loaded``, or with the error page if its lifespan startup failed while reloading."""
+    live = _live_reload(loaded.app, config)
+    server = Server(config, traceback_pages(loaded.app, config, sockets, live), sockets, handoff=owner.handoff)
+    owner.before_start(server)
+    try:
+        return await serving.enter_async_context(server.running()), live, loaded
+    except LifespanStartupError as exc:
+        if not owner.is_reloading:
+            raise
+        details = exc.details or _traceback_of(server.lifespan.app_exception)
+        page = broken_code_app("The app's startup failed", exc.message, details, exc.hint)
+        problem = f"{exc}\n{details.rstrip()}" if details else str(exc)
+    loaded = LoadedApp(page, loaded.label, is_error_page=True, problem=problem)
+    live = _live_reload(page, config)
+    server = Server(config.replace(lifespan="off"), live or page, sockets, handoff=owner.handoff)
+    return await serving.enter_async_context(server.running()), live, loaded
+
+
+def _live_reload(app: ASGIApp, config: Config) -> LiveReload | None:
+    """``app`` wrapped for --live-reload (imported only when it is on), its pages tagged with this process's generation."""
+    if not config.live_reload:
+        return None
+    from asgidev.livereload.middleware import wrap
+
+    return wrap(app, config, generation=str(os.getpid()))
+
+
+def _traceback_of(exc: BaseException | None) -> str:
+    if exc is None:
+        return ""
+    from asgidev.importer import format_user_traceback
+
+    return format_user_traceback(exc)
+
+
+def _print_banner(config: Config, loaded: LoadedApp, sockets: list[socket.socket], *, is_reloading: bool) -> None:
+    from asgidev.console import startup_banner
+
+    sys.stdout.write(
+        startup_banner(config, app_label=loaded.label, sockets=sockets, is_reloading=is_reloading, extra_lines=loaded.banner_lines)
+    )
+    sys.stdout.flush()

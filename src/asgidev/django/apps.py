@@ -17,7 +17,7 @@ class AsgidevConfig(AppConfig):  # type: ignore[misc]
         # Django creates app configs before it imports any models.py: the
         # earliest moment 'manage.py runserver' can become asgidev, so a broken
         # model can never make Django fall back to its own server.
-        from asgidev.django.handover import hand_over_early
+        from asgidev.django.early_handover import hand_over_early
 
         hand_over_early()
         super().__init__(app_name, app_module)

@@ -8,7 +8,7 @@ start can never make Django fall back to its own server:
   ``asgidev.django``'s app config while it imports the apps of
   ``INSTALLED_APPS`` (``AsgidevConfig.__init__``), before any ``models.py``.
   When ``manage.py runserver`` from the command line is what is running, the
-  process is replaced there and then (``hand_over_early``).
+  process is replaced there and then (``early_handover.hand_over_early``).
 * **Otherwise** (``call_command("runserver")``, or the early step declined
   because the options or settings are wrong), the ``runserver`` command itself
   does it, after set-up, and reports a mistake as runserver would.
@@ -37,8 +37,6 @@ from django.conf import settings  # type: ignore[import-untyped]
 
 from asgidev.config import Config
 
-# runserver invocations that print something and exit: left to Django.
-PRINT_AND_EXIT = frozenset({"--help", "-h", "--version"})
 # SQLite writes these beside the database; none of them is code.
 SQLITE_SUFFIXES = ("", "-journal", "-wal", "-shm")
 # Where Linux keeps the environment this process started with (before manage.py changed it).
@@ -57,44 +55,6 @@ class Handover:
         sys.stdout.flush()
         sys.stderr.flush()
         os.execve(sys.executable, list(self.argv), self.environ)
-
-
-def hand_over_early() -> None:
-    """Called while Django imports the apps: become asgidev now if this is ``manage.py runserver`` from the command line.
-
-    Returns (and lets Django carry on) for anything else, and when the options or
-    settings are wrong: the runserver command then says what is wrong, after set-up.
-    """
-    argv = _command_line_argv()
-    if argv is None or len(argv) < 2 or argv[1] != "runserver" or PRINT_AND_EXIT.intersection(argv[2:]):
-        return
-    if "DJANGO_AUTO_COMPLETE" in os.environ:  # the shell is asking for completions
-        return
-    from django.core.management.base import CommandError  # type: ignore[import-untyped]
-
-    from asgidev.django.management.commands.runserver import Command
-    from asgidev.errors import AsgidevError
-
-    try:
-        options = vars(Command().create_parser(os.path.basename(argv[0]), "runserver").parse_args(argv[2:]))
-        handover = plan(options)
-    except (CommandError, AsgidevError, SystemExit):
-        return
-    handover.run()
-
-
-def _command_line_argv() -> list[str] | None:
-    """The arguments of Django's command-line utility running in this call stack (None: not run from a command line)."""
-    from django.core.management import ManagementUtility  # type: ignore[import-untyped]
-
-    code = ManagementUtility.execute.__code__
-    frame = sys._getframe(1)
-    while frame is not None:
-        if frame.f_code is code:
-            argv = getattr(frame.f_locals.get("self"), "argv", None)
-            return list(argv) if isinstance(argv, list) else None
-        frame = frame.f_back  # type: ignore[assignment]
-    return None
 
 
 def plan(options: Mapping[str, Any]) -> Handover:

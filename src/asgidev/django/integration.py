@@ -16,7 +16,7 @@ from asgidev.config import Config
 from asgidev.django.discovery import SETTINGS_ENV, AppChoice, DjangoProject, choose_app, find_project
 from asgidev.errors import AppImportError
 from asgidev.importer import as_asgi3, format_user_traceback, import_app
-from asgidev.runner import LoadedApp
+from asgidev.loaded_app import LoadedApp
 
 
 def adapt_for_django(config: Config, loaded: LoadedApp | None) -> LoadedApp | None:

@@ -3,14 +3,20 @@
 Binding belongs to ``sockets.py`` (or to the supervisor, which binds once and
 hands sockets to workers); the server only listens on what it is given.
 Signals belong to whoever owns the process (``server/signals.py``), never here.
+``Server.running`` is the one start → serve → shut down path: the embedding
+API uses it directly, the CLI's ``--no-reload`` and each reload worker through
+``runner.serve``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import enum
 import logging
 import socket
 import ssl
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import h11
 
@@ -19,7 +25,7 @@ from asgidev.asgi.lifespan import Lifespan
 from asgidev.config import Config
 from asgidev.server.connection import HTTPConnection, UpgradeHandler
 from asgidev.server.host_guard import HostGuard, is_loopback_bind
-from asgidev.server.shared import ServerShared
+from asgidev.server.shared import Handoff, ServerShared
 from asgidev.server.timing import is_server_timing_on
 from asgidev.sockets import LISTEN_BACKLOG
 from asgidev.tls import build_ssl_context
@@ -34,27 +40,51 @@ TLS_HANDSHAKE_GRACE_S = 0.2
 CANCEL_GRACE_S = 1.0
 
 
+class Phase(enum.Enum):
+    """Where a Server is in its one lifecycle; it only moves forward."""
+
+    NEW = enum.auto()  # constructed: start() → STARTING
+    STARTING = enum.auto()  # lifespan startup, then the listeners: → SERVING, or the start failed
+    SERVING = enum.auto()  # accepting connections: shutdown() → STOPPING
+    STOPPING = enum.auto()  # draining the connections, then lifespan shutdown: → STOPPED
+    STOPPED = enum.auto()  # a shutdown() called again returns at once
+
+
 class Server:
     """Serves one ASGI app on the given listening sockets until ``request_shutdown``."""
 
-    def __init__(self, config: Config, app: ASGIApp, sockets: list[socket.socket], ssl_context: ssl.SSLContext | None = None) -> None:
+    def __init__(
+        self,
+        config: Config,
+        app: ASGIApp,
+        sockets: list[socket.socket],
+        ssl_context: ssl.SSLContext | None = None,
+        *,
+        handoff: Handoff | None = None,
+    ) -> None:
         self.config = config
         self.app = app
         self.sockets = sockets
         self.ssl_context = ssl_context if ssl_context is not None else build_ssl_context(config)
         self.lifespan = Lifespan(app, config.lifespan)
+        # Built by start(): the lifespan state every scope carries is known only after lifespan startup.
         self.shared: ServerShared | None = None
+        self.phase = Phase.NEW
+        self._handoff = handoff
         self._listeners: list[asyncio.Server] = []
         self._upgrade: LazyWebSocketUpgrade | None = None
-        self._started = asyncio.Event()
         self._shutdown_requested = asyncio.Event()
-        self._stopped = asyncio.Event()
 
-    async def serve(self) -> None:
-        """Start, serve until ``request_shutdown``, then shut down gracefully."""
+    @asynccontextmanager
+    async def running(self) -> AsyncIterator[Server]:
+        """Serve inside the ``async with`` block: started on entry, shut down gracefully on the way out.
+
+        Raises:
+            LifespanStartupError: the app's startup failed (nothing was left listening).
+        """
         await self.start()
         try:
-            await self._shutdown_requested.wait()
+            yield self
         finally:
             await self.shutdown()
 
@@ -64,23 +94,32 @@ class Server:
         Raises:
             LifespanStartupError: the app's startup failed.
         """
+        assert self.phase is Phase.NEW, "start() twice"
+        self.phase = Phase.STARTING
         await self.lifespan.startup()
-        state = self.lifespan.state if self.lifespan.is_supported else None
-        shared = ServerShared(self.config, self.app, state)
-        if self.ssl_context is not None:
-            shared.scheme = "https"
         is_loopback = is_loopback_bind(self.sockets)
-        shared.host_guard = HostGuard(self.config.allowed_hosts, is_active=is_loopback)
-        shared.is_server_timing = is_server_timing_on(self.config, is_loopback_bind=is_loopback)
+        shared = ServerShared(
+            self.config,
+            self.app,
+            self.lifespan.state if self.lifespan.is_supported else None,
+            is_tls=self.ssl_context is not None,
+            host_guard=HostGuard(self.config.allowed_hosts, is_active=is_loopback),
+            is_server_timing=is_server_timing_on(self.config, is_loopback_bind=is_loopback),
+            handoff=self._handoff,
+        )
         self.shared = shared
         loop = asyncio.get_running_loop()
         self._upgrade = upgrade = LazyWebSocketUpgrade(shared)
-        for sock in self.sockets:
-            listener = await loop.create_server(
-                lambda: HTTPConnection(shared, upgrade), sock=sock, backlog=LISTEN_BACKLOG, ssl=self.ssl_context
-            )
-            self._listeners.append(listener)
-        self._started.set()
+        try:
+            for sock in self.sockets:
+                listener = await loop.create_server(
+                    lambda: HTTPConnection(shared, upgrade), sock=sock, backlog=LISTEN_BACKLOG, ssl=self.ssl_context
+                )
+                self._listeners.append(listener)
+        except BaseException:
+            self._close_listeners()  # a start either serves or leaves nothing listening
+            raise
+        self.phase = Phase.SERVING
 
     async def adopt_connection(self, sock: socket.socket, pending: bytes) -> None:
         """Serve a client connection another worker handed over, with bytes it had already read."""
@@ -90,16 +129,12 @@ class Server:
             lambda: HTTPConnection(shared, self._upgrade, pending), sock, ssl=self.ssl_context
         )
 
-    async def wait_started(self) -> None:
-        """Return once the server accepts connections."""
-        await self._started.wait()
-
     async def wait_shutdown_requested(self) -> None:
         """Return once ``request_shutdown`` has been called."""
         await self._shutdown_requested.wait()
 
     def request_shutdown(self) -> None:
-        """Ask ``serve`` to stop; safe to call more than once."""
+        """Ask whoever serves (``runner.serve``, a test) to shut the server down; safe to call more than once."""
         self._shutdown_requested.set()
 
     def stop_accepting(self) -> None:
@@ -124,9 +159,9 @@ class Server:
 
     async def shutdown(self) -> None:
         """Stop accepting, let in-flight requests finish within the graceful timeout, then close the rest."""
-        if self._stopped.is_set():
+        if self.phase in (Phase.STOPPING, Phase.STOPPED):
             return
-        self._stopped.set()
+        self.phase = Phase.STOPPING
         self.stop_accepting()
         shared = self.shared
         try:
@@ -161,6 +196,7 @@ class Server:
                 connection.abort()
             await _finish_tasks(shared.tasks)
         await self.lifespan.shutdown()
+        self.phase = Phase.STOPPED
 
 
 async def _finish_tasks(tasks: set[asyncio.Task[None]]) -> None:

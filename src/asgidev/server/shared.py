@@ -18,6 +18,9 @@ from asgidev.log import direct_access_console
 from asgidev.protocols.headers import DefaultHeaders
 from asgidev.server.host_guard import HostGuard, rejection_message
 
+# A reload worker's way to pass an idle connection (socket fd, bytes already read) to the next worker.
+Handoff = Callable[[int, bytes], None]
+
 access_logger = logging.getLogger("asgidev.access")
 logger = logging.getLogger(__name__)
 
@@ -25,15 +28,24 @@ logger = logging.getLogger(__name__)
 class ServerShared:
     """Per-server state read on every request; mutable parts are counters and sets."""
 
-    def __init__(self, config: Config, app: ASGIApp, lifespan_state: dict[str, Any] | None) -> None:
+    def __init__(
+        self,
+        config: Config,
+        app: ASGIApp,
+        lifespan_state: dict[str, Any] | None,
+        *,
+        is_tls: bool,
+        host_guard: HostGuard,
+        is_server_timing: bool,
+        handoff: Handoff | None,
+    ) -> None:
         self.config = config
         self.app = app
         self.lifespan_state = lifespan_state
         self.root_path = config.root_path
-        self.scheme = "http"
+        self.scheme = "https" if is_tls else "http"
         self.proxy_trust = ProxyTrust(config.forwarded_allow_ips) if config.proxy_headers else None
-        # Replaced by the server once it knows whether it listens on loopback only.
-        self.host_guard = HostGuard(config.allowed_hosts, is_active=False)
+        self.host_guard = host_guard
         extra: Headers = [(n.lower().encode("latin-1"), v.encode("latin-1")) for n, v in config.headers]
         if config.server_header:
             extra.insert(0, (b"server", b"asgidev"))
@@ -43,17 +55,17 @@ class ServerShared:
         self.limit_concurrency = config.limit_concurrency
         self.limit_request_body = config.limit_request_body
         self.is_access_log = config.access_log
-        # Replaced by the server once it knows where it listens (server/timing.py).
-        self.is_server_timing = False
+        # Whether responses carry Server-Timing (server/timing.py: it depends on where the server listens).
+        self.is_server_timing = is_server_timing
         self.tasks: set[asyncio.Task[None]] = set()
         # Exceptions raised by the app, kept for the embedding API (raise_app_exceptions).
         self.app_exceptions: list[BaseException] = []
         self.is_shutting_down = False
         # Set when shutting down and the last connection has closed.
         self.drained = asyncio.Event()
-        # Set by a reload worker: idle connections are handed to the next worker
+        # A reload worker's: idle connections are handed to the next worker
         # (socket fd, bytes already read) instead of being closed on shutdown.
-        self.handoff: Callable[[int, bytes], None] | None = None
+        self.handoff = handoff
 
     def refusal(self, host: bytes | None, content_length: int | None) -> tuple[int, str] | None:
         """Why a request must be answered without the app (status, one-line reason), or None to serve it."""

@@ -10,24 +10,22 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
-import logging
 import os
 import signal
 import socket
 import sys
 from typing import TYPE_CHECKING
 
-from asgidev import event_loop
-from asgidev._types import ASGIApp
-from asgidev.app_threads import exit_if_app_threads
 from asgidev.builtin_apps import broken_code_app
 from asgidev.config import Config
 from asgidev.envfile import apply as apply_env_files
 from asgidev.envfile import env_file_paths
-from asgidev.errors import AppImportError, LifespanStartupError, join_sentences
-from asgidev.log import configure_logging, keeping_own_loggers
-from asgidev.runner import LoadedApp, load_app
+from asgidev.errors import AppImportError, join_sentences
+from asgidev.loaded_app import LoadedApp
+from asgidev.log import configure_logging
+from asgidev.runner import Owner, load_app, serve
 from asgidev.server.server import Server
 from asgidev.server.signals import install_loop_error_handler
 from asgidev.supervisor.handoff import (
@@ -40,13 +38,9 @@ from asgidev.supervisor.handoff import (
     config_from_json,
 )
 from asgidev.supervisor.warm import WarmState, learn
-from asgidev.tracebacks.middleware import wrap as traceback_pages
 
 if TYPE_CHECKING:
     from asgidev.livereload.middleware import LiveReload
-
-# Named explicitly: run with -m, this module is __main__, outside the asgidev logger tree.
-logger = logging.getLogger("asgidev.supervisor.worker")
 
 # The fix for an APP that names nothing: the command line, or the file it should name.
 COMMAND_LINE_HINT = "Check APP on the command line (module:attribute, e.g. main:app), or create it: asgidev loads it once it is saved."
@@ -63,73 +57,61 @@ _adoptions: set[asyncio.Future[None]] = set()
 MODULE_REPORT_DELAYS_S = (0.1, 1.0, 5.0)
 
 
-def _load(config: Config, go: GoOptions) -> tuple[LoadedApp, Kind, str]:
-    """The app to serve, or the error page explaining why it cannot be, and what to log after the banner."""
+def _load(config: Config, go: GoOptions) -> LoadedApp:
+    """The app to serve, or the error page explaining why it cannot be."""
+    label = config.app or "the app"
     if go.crash_report:
         page = broken_code_app("The server worker crashed", go.crash_report, "", "asgidev restarts it when you save a file, or shortly.")
-        return LoadedApp(page, config.app or "the app"), Kind.BROKEN, ""
+        return LoadedApp(page, label, is_error_page=True)
     try:
-        with keeping_own_loggers():
-            return load_app(config), Kind.READY, ""
+        return load_app(config)
     except AppImportError as exc:
         if exc.is_path_error:
             # Nothing in the user's code is wrong: APP names something that is not there.
             hint = join_sentences(exc.hint, COMMAND_LINE_HINT)
             page = broken_code_app("The app named on the command line was not found", exc.message, "", hint)
-            return LoadedApp(page, config.app or "the app"), Kind.BROKEN, join_sentences(exc.message, hint)
+            return LoadedApp(page, label, is_error_page=True, problem=join_sentences(exc.message, hint))
         page = broken_code_app("Your code could not be loaded", exc.message, exc.user_traceback, exc.hint)
-        return LoadedApp(page, config.app or "the app"), Kind.BROKEN, f"{exc.message}\n{exc.user_traceback.rstrip()}"
+        return LoadedApp(page, label, is_error_page=True, problem=f"{exc.message}\n{exc.user_traceback.rstrip()}")
 
 
-async def _serve(
-    config: Config, sockets: list[socket.socket], control: ControlChannel, go: GoOptions, loaded: LoadedApp, status: Kind, report: str = ""
-) -> None:
-    config = loaded.configure(config)
-    # Every page this worker serves, the error page included, carries the
-    # live-reload script tagged with this worker's generation.
-    generation = str(os.getpid())
-    live = _live_reload(loaded.app, config, generation)
-    server = Server(config, traceback_pages(loaded.app, config, sockets, live), sockets)
-    try:
-        await server.start()
-    except LifespanStartupError as exc:
-        details = exc.details or _traceback_of(server.lifespan.app_exception)
-        report = f"{exc}\n{details.rstrip()}" if details else str(exc)
-        page = broken_code_app("The app's startup failed", exc.message, details, exc.hint)
-        loaded = LoadedApp(page, loaded.label)
-        status = Kind.BROKEN
-        live = _live_reload(page, config, generation)
-        server = Server(config.replace(lifespan="off"), live or page, sockets)
-        await server.start()
-    assert server.shared is not None
-    server.shared.handoff = lambda fd, pending: _hand_back(control, fd, pending)
-    loop = asyncio.get_running_loop()
-    loop.add_signal_handler(signal.SIGTERM, server.request_shutdown)
-    install_loop_error_handler()
-    loop.add_reader(control.fileno(), _on_control, control, server, live)
-    if status is Kind.READY:
-        _report_imported_roots(control, go.watch_roots)
-    control.send(status)
-    if go.print_banner:
-        _print_banner(config, loaded, sockets)
-    if report:
-        # After the banner, so the last thing on the screen says what is wrong.
-        logger.error("%s", report)
-    if loaded.after_start is not None:
-        loaded.after_start()
-    reporter = _ModuleReporter(control, go.watch_roots)
-    for delay in MODULE_REPORT_DELAYS_S:
-        loop.call_later(delay, reporter.report)
-    try:
-        await server.wait_shutdown_requested()
-    finally:
-        reporter.report()
-        await server.shutdown()
+class _WorkerOwner(Owner):
+    """A reload worker in ``runner.serve``: the supervisor stops it (STOP, or SIGTERM) and hears when it serves."""
+
+    is_reloading = True
+
+    def __init__(self, control: ControlChannel, go: GoOptions) -> None:
+        self.control = control
+        self.watch_roots = go.watch_roots
+        self.print_banner = go.print_banner
+        self.reporter = _ModuleReporter(control, go.watch_roots)
+        self.handoff = functools.partial(_hand_back, control)
+
+    def before_start(self, server: Server) -> None:
+        # Ctrl+C and a hang-up are the supervisor's (ignored here: see run_worker); SIGTERM
+        # is handled once serving (on_serving), so a worker stuck in startup still dies of it.
+        pass
+
+    def on_serving(self, server: Server, live: LiveReload | None, loaded: LoadedApp) -> None:
+        loop = asyncio.get_running_loop()
+        loop.add_signal_handler(signal.SIGTERM, server.request_shutdown)
+        install_loop_error_handler()
+        loop.add_reader(self.control.fileno(), _on_control, self.control, server, live)
+        if not loaded.is_error_page:
+            _report_imported_roots(self.control, self.watch_roots)
+        self.control.send(Kind.BROKEN if loaded.is_error_page else Kind.READY)
+        for delay in MODULE_REPORT_DELAYS_S:
+            loop.call_later(delay, self.reporter.report)
+
+    def before_shutdown(self) -> None:
+        self.reporter.report()
+
+    async def after_shutdown(self) -> None:
         if _adoptions:
             # A connection handed to us just before STOP: let it reach connection_made,
             # which hands it straight back, rather than dying with this process.
             await asyncio.wait(set(_adoptions), timeout=ADOPTION_WAIT_S)
-        loop.remove_reader(control.fileno())
+        asyncio.get_running_loop().remove_reader(self.control.fileno())
 
 
 class _ModuleReporter:
@@ -186,15 +168,6 @@ def _on_control(control: ControlChannel, server: Server, live: LiveReload | None
             task.add_done_callback(_adoptions.discard)
 
 
-def _live_reload(app: ASGIApp, config: Config, generation: str) -> LiveReload | None:
-    """The app wrapped for --live-reload (imported only when it is on)."""
-    if not config.live_reload:
-        return None
-    from asgidev.livereload.middleware import wrap
-
-    return wrap(app, config, generation)
-
-
 def _apply_in_place(paths: list[str]) -> bool:
     """Let a Django app pick up template/translation edits without a restart; False: restart instead."""
     if "django" not in sys.modules:
@@ -211,21 +184,6 @@ def _hand_back(control: ControlChannel, fd: int, pending: bytes) -> None:
         pass  # the supervisor is gone; closing the fd below ends the connection
     finally:
         os.close(fd)
-
-
-def _traceback_of(exc: BaseException | None) -> str:
-    if exc is None:
-        return ""
-    from asgidev.importer import format_user_traceback
-
-    return format_user_traceback(exc)
-
-
-def _print_banner(config: Config, loaded: LoadedApp, sockets: list[socket.socket]) -> None:
-    from asgidev.console import startup_banner
-
-    sys.stdout.write(startup_banner(config, app_label=loaded.label, sockets=sockets, is_reloading=True, extra_lines=loaded.banner_lines))
-    sys.stdout.flush()
 
 
 def main() -> None:
@@ -277,10 +235,7 @@ def run_worker(control_socket: socket.socket) -> int:
     # Loaded before the event loop starts, as with --no-reload: code that runs
     # at import (Django's database access in urls.py, say) must not find itself
     # inside a running loop.
-    loaded, status, load_error = _load(config, go)
-    event_loop.run(_serve(config, sockets, control, go, loaded, status, load_error), config.loop)
-    # Served and shut down: threads the app left running must not keep this worker alive.
-    exit_if_app_threads(0)
+    serve(config, _load(config, go), sockets, _WorkerOwner(control, go))
     return 0
 
 

@@ -11,6 +11,7 @@ supported by ``serve`` (the server is built on asyncio); trio tests can use
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import threading
 from collections.abc import AsyncIterator, Iterator
@@ -93,18 +94,13 @@ async def serve(
     sockets = bind_sockets(config)
     try:
         server = Server(config, as_asgi3(app, repr(app)), sockets)
-    except BaseException:
-        for sock in sockets:
-            sock.close()
-        raise
-    try:
-        try:
-            await server.start()
-        except LifespanStartupError as exc:
-            raise server.lifespan.app_exception or exc from None
-        yield _describe(server, sockets[0])
+        async with contextlib.AsyncExitStack() as running:
+            try:
+                await running.enter_async_context(server.running())
+            except LifespanStartupError as exc:
+                raise server.lifespan.app_exception or exc from None
+            yield _describe(server, sockets[0])
     finally:
-        await server.shutdown()
         for sock in sockets:
             sock.close()
     if raise_app_exceptions and server.shared is not None and server.shared.app_exceptions:
