@@ -72,6 +72,21 @@ async def test_startup_failed_message() -> None:
             pass
 
 
+async def test_failed_startup_is_not_reported_as_a_failed_shutdown(caplog: pytest.LogCaptureFixture) -> None:
+    """Starlette's way to fail: ``lifespan.startup.failed``, then the exception raised; no lifespan shutdown follows."""
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await receive()
+        await send({"type": "lifespan.startup.failed", "message": "no database"})
+        raise ConnectionRefusedError("no database")
+
+    caplog.set_level(logging.DEBUG, logger="asgidev")
+    with pytest.raises(LifespanStartupError, match="no database"):
+        async with asgidev.serve(app):
+            pass
+    assert "shutdown" not in caplog.text.lower()
+
+
 async def test_lifespan_on_requires_support() -> None:
     async def app(scope: Any, receive: Any, send: Any) -> None:
         raise ValueError("nope")

@@ -66,6 +66,20 @@ async def test_connection_accepted_as_shutdown_begins_is_handed_over() -> None:
         listening.close()
 
 
+async def test_a_failed_start_leaves_nothing_listening() -> None:
+    """A start fails on its second socket (not a stream socket): the first is not left accepting connections nobody serves."""
+    config = Config(port=0, access_log=False, lifespan="off")
+    [listening] = bind_sockets(config)
+    address = listening.getsockname()[:2]
+    with listening, socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as datagram:
+        server = Server(config, apps.hello, [listening, datagram])
+        with pytest.raises(ValueError, match="Stream Socket"):
+            async with server.running():
+                pytest.fail("served after a failed start")
+        with pytest.raises(ConnectionRefusedError):
+            socket.create_connection(address, timeout=5).close()
+
+
 # -- threads the app leaves running ---------------------------------------------------------
 
 THREADED_APP = """
