@@ -18,6 +18,8 @@ from typing import Any
 import httpx
 from websockets.sync.client import ClientConnection, connect
 
+from tests.waiting import wait_until
+
 CHROMIUM_FLAGS = (
     "--headless",
     "--no-sandbox",
@@ -87,13 +89,14 @@ class Browser:
     def wait_for(self, expression: str, expected: Any, timeout: float = 15.0) -> float:
         """Wait until ``expression`` evaluates to ``expected``; returns the seconds it took."""
         started = time.monotonic()
-        last = None
-        while time.monotonic() - started < timeout:
-            last = self.evaluate(expression)
-            if last == expected:
-                return time.monotonic() - started
-            time.sleep(0.02)
-        raise TimeoutError(f"{expression!r} stayed {last!r}, expected {expected!r}")
+        last: list[Any] = [None]
+
+        def is_expected() -> bool:
+            last[0] = self.evaluate(expression)
+            return bool(last[0] == expected)
+
+        wait_until(is_expected, timeout, what=f"{expression!r} to be {expected!r}", detail=lambda: f"it stayed {last[0]!r}")
+        return time.monotonic() - started
 
     def close(self) -> None:
         try:

@@ -8,7 +8,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import NoReturn
@@ -159,15 +158,6 @@ def is_process_gone(pid: int) -> bool:
             return any(line.startswith("State:") and "Z" in line.split()[1] for line in f)
     except FileNotFoundError:
         return True
-
-
-def wait_until(condition: object, timeout: float = 10.0, interval: float = 0.02) -> None:
-    """Poll ``condition()`` until true (for conditions only observable by asking, like process exit)."""
-    deadline = time.monotonic() + timeout
-    while not condition():  # type: ignore[operator]
-        if time.monotonic() > deadline:
-            raise TimeoutError("condition not met in time")
-        time.sleep(interval)
 
 
 def save_like_an_editor(path: Path, text: str) -> None:

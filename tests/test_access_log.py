@@ -13,7 +13,7 @@ import asgidev
 from asgidev import log
 from asgidev.config import Config
 from tests import apps
-from tests.server_process import wait_until
+from tests.waiting import wait_until
 
 
 @pytest.fixture

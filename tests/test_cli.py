@@ -18,6 +18,7 @@ from asgidev.addrport import AddrPort, parse_addrport
 from asgidev.config import Config, field_names
 from asgidev.errors import ConfigError
 from tests.server_process import ServerProcess
+from tests.waiting import wait_until
 
 HELLO = """
 async def app(scope, receive, send):
@@ -293,15 +294,8 @@ def test_inherited_file_descriptor(project: Path) -> None:
     )
     listener.close()
     try:
-        deadline = time.monotonic() + 15
-        while True:
-            try:
-                assert httpx.get(f"http://127.0.0.1:{port}/").text == "hello from app"
-                break
-            except httpx.TransportError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.02)
+        response = wait_until(lambda: httpx.get(f"http://127.0.0.1:{port}/"), 15, retry_on=(httpx.TransportError,), what="an answer")
+        assert response.text == "hello from app"
     finally:
         proc.send_signal(signal.SIGINT)
         assert proc.wait(15) == 0

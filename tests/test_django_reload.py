@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import importlib
 import re
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -12,6 +11,7 @@ import httpx
 import pytest
 
 from tests.django_helpers import ServerFactory
+from tests.waiting import wait_until
 
 
 def _imports(module: str) -> bool:
@@ -34,20 +34,21 @@ RETRY_INTERVAL_S = 0.05
 
 def wait_for_page(url: str, is_expected: Callable[[httpx.Response], bool], timeout: float = RELOAD_TIMEOUT_S) -> httpx.Response:
     """GET ``url`` until the response satisfies ``is_expected``; fail with the last one after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    last: httpx.Response | str = "no response"
+    last: list[httpx.Response] = []
     with httpx.Client(timeout=10) as client:
-        while time.monotonic() < deadline:
-            try:
-                last = client.get(url)
-            except httpx.TransportError as exc:
-                last = repr(exc)
-            else:
-                if is_expected(last):
-                    return last
-            time.sleep(RETRY_INTERVAL_S)
-    detail = last.text[:2000] if isinstance(last, httpx.Response) else last
-    pytest.fail(f"{url} never became as expected within {timeout}s; last: {detail}")
+
+        def expected_page() -> httpx.Response | None:
+            last[:] = [client.get(url)]
+            return last[0] if is_expected(last[0]) else None
+
+        return wait_until(
+            expected_page,
+            timeout,
+            interval=RETRY_INTERVAL_S,
+            retry_on=(httpx.TransportError,),
+            what=f"{url} to become as expected",
+            detail=lambda: f"last: {last[0].text[:2000]}" if last else "no response",
+        )
 
 
 @pytest.mark.parametrize(

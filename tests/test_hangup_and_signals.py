@@ -14,13 +14,13 @@ import shutil
 import signal
 import socket
 import sys
-import time
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.server_process import ServerProcess, wait_until
+from tests.server_process import ServerProcess
+from tests.waiting import wait_until
 
 LIFESPAN_APP = """
 import os, sys
@@ -70,20 +70,22 @@ def is_port_free(port: int) -> bool:
 
 
 def read_until(master: int, pattern: re.Pattern[bytes], timeout: float = 30.0) -> re.Match[bytes]:
-    seen = b""
-    deadline = time.monotonic() + timeout
-    while (match := pattern.search(seen)) is None:
-        if time.monotonic() > deadline:
-            pytest.fail(f"no {pattern.pattern!r} on the terminal; saw:\n{seen.decode(errors='replace')}")
-        import select
+    import select
 
-        ready, _, _ = select.select([master], [], [], 0.5)
-        if ready:
+    seen = b""
+
+    def read_match() -> re.Match[bytes] | None:
+        nonlocal seen
+        if select.select([master], [], [], 0.5)[0]:  # the wait between two looks
             try:
                 seen += os.read(master, 65536)
             except OSError:
                 pytest.fail(f"terminal closed; saw:\n{seen.decode(errors='replace')}")
-    return match
+        return pattern.search(seen)
+
+    return wait_until(
+        read_match, timeout, interval=0, what=f"{pattern.pattern!r} on the terminal", detail=lambda: seen.decode(errors="replace")
+    )
 
 
 @pytest.mark.parametrize(("reload", "shell"), [("--reload", False), ("--no-reload", False), ("--reload", True)])

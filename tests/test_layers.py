@@ -1,4 +1,4 @@
-"""The import rules of docs/discussion/design.md, held by a test."""
+"""The import rules and module sizes of docs/discussion/design.md and STYLE.md, held by a test."""
 
 from __future__ import annotations
 
@@ -41,7 +41,19 @@ def test_asgi_knows_neither_sockets_nor_parsers(path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "name", ["supervisor.py", "handle.py", "handoff.py", "spawn.py", "watcher.py", "watch_mode.py", "poller.py", "gitignore.py"]
+    "name",
+    [
+        "supervisor.py",
+        "handle.py",
+        "control.py",
+        "handed_back.py",
+        "reload_rules.py",
+        "spawn.py",
+        "watcher.py",
+        "watch_mode.py",
+        "poller.py",
+        "gitignore.py",
+    ],
 )
 def test_supervisor_process_never_imports_the_app_or_the_server(name: str) -> None:
     """Nothing the user breaks can take down the process that watches for the fix."""
@@ -63,10 +75,23 @@ def test_django_only_in_the_django_package() -> None:
     assert users and all(u.startswith("django/") for u in users), users
 
 
+# STYLE.md: one job per module, none over 400 lines.
+MAX_MODULE_LINES = 400
+# Modules still over the limit, each being split (issue 16, point 1: the connection and the
+# HTTP/1.1 protocol own their events and states). This set only ever shrinks: remove a module
+# once it is under the limit (the test below says so), never add one.
+OVER_THE_LIMIT = {
+    "server/connection.py",
+    "protocols/http11.py",
+}
+
+
 def test_modules_stay_small() -> None:
-    """STYLE.md: one job per module; none much over ~400 lines."""
+    """STYLE.md: one job per module; none over 400 lines."""
     sizes = {p.relative_to(PACKAGE).as_posix(): len(p.read_text().splitlines()) for p in PACKAGE.rglob("*.py")}
-    assert {name: size for name, size in sizes.items() if size > 450} == {}
+    over = {name for name, size in sizes.items() if size > MAX_MODULE_LINES}
+    assert over - OVER_THE_LIMIT == set(), {name: sizes[name] for name in over - OVER_THE_LIMIT}
+    assert OVER_THE_LIMIT - over == set(), "under the limit now: remove from OVER_THE_LIMIT"
 
 
 def module_name(path: Path, package: Path) -> str:
@@ -122,3 +147,62 @@ def test_a_lazy_import_cycle_is_found(tmp_path: Path) -> None:
     (package / "runner.py").write_text("from asgidev import config\n\ndef load():\n    from asgidev.django.integration import adapt\n")
     (package / "django" / "integration.py").write_text("from asgidev.runner import LoadedApp\n")
     assert import_cycles(package) == [["asgidev.django.integration", "asgidev.runner"]]
+
+
+# The layers, highest first (docs/discussion/design.md, "Which way imports go"). A module may import its own
+# layer and those below it, never above; protocols and asgi share a rank and never import each other.
+# Every module not named here is a foundation (config, errors, sockets, pages, ...).
+LAYERS: dict[str, tuple[int, tuple[str, ...]]] = {
+    "entry points": (4, ("asgidev.cli", "asgidev.launch", "asgidev.__main__", "asgidev.django", "asgidev.testing")),
+    # runner.py is the in-process serving lifecycle the reload worker runs too: above the server, below the entry points.
+    "supervisor": (3, ("asgidev.supervisor", "asgidev.runner")),
+    # The ASGI middleware the entry points wrap the app in (live reload, tracebacks) sit with the server they run in.
+    "server": (2, ("asgidev.server", "asgidev.livereload", "asgidev.tracebacks")),
+    "protocols": (1, ("asgidev.protocols",)),
+    "asgi": (1, ("asgidev.asgi",)),
+    "foundations": (0, ()),
+}
+# The imports up the layers that are meant, each lazy and each said in docs/discussion/design.md.
+UPWARD_IMPORTS = {
+    # load_app's fallback to Django discovery, made only when the app is not found otherwise.
+    ("asgidev.runner", "asgidev.django.integration"),
+    # The worker's answer to APPLY (templates or translations changed) resets Django's caches in place.
+    ("asgidev.supervisor.worker", "asgidev.django.reload"),
+}
+
+
+def layer_of(module: str) -> str:
+    for layer, (_, prefixes) in LAYERS.items():
+        if any(module == prefix or module.startswith(prefix + ".") for prefix in prefixes):
+            return layer
+    return "foundations"
+
+
+MODULES = {module_name(path, PACKAGE): path for path in sorted(PACKAGE.rglob("*.py"))}
+
+
+def modules_imported(module: str) -> set[str]:
+    # The package itself is imported for __version__ only; its lazy re-exports are the embedding API's.
+    return package_imports(MODULES[module], set(MODULES)) - {module, "asgidev"}
+
+
+@pytest.mark.parametrize("module", [m for m in MODULES if m != "asgidev"])
+def test_imports_flow_down_the_layers(module: str) -> None:
+    """entry points -> supervisor -> server -> protocols | asgi -> foundations."""
+    layer = layer_of(module)
+    rank = LAYERS[layer][0]
+    upward = []
+    for imported in sorted(modules_imported(module)):
+        other = layer_of(imported)
+        is_sideways = other != layer and LAYERS[other][0] == rank and rank > 0
+        if (LAYERS[other][0] > rank or is_sideways) and (module, imported) not in UPWARD_IMPORTS:
+            upward.append(f"{imported} ({other})")
+    assert upward == [], f"{module} ({layer}) imports above or beside its layer"
+
+
+def test_every_layer_names_real_modules() -> None:
+    """A renamed package must not leave its layer empty, and with it the rule it held."""
+    for layer, (_, prefixes) in LAYERS.items():
+        for prefix in prefixes:
+            assert any(m == prefix or m.startswith(prefix + ".") for m in MODULES), (layer, prefix)
+    assert {pair for pair in UPWARD_IMPORTS if pair[1] in modules_imported(pair[0])} == UPWARD_IMPORTS

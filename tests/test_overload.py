@@ -25,6 +25,7 @@ import pytest
 import asgidev
 from asgidev.asgi.http import ClientDisconnectedError
 from tests import apps
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.anyio
 
@@ -248,31 +249,38 @@ URL_LINE = re.compile(r"Starting ASGI server at http://127\.0\.0\.1:(\d+)")
 
 def wait_for_output(log: Path, pattern: re.Pattern[str], proc: subprocess.Popen[bytes], timeout: float = 15.0) -> re.Match[str]:
     """Wait until the server's output matches ``pattern`` (it is written to a file as it goes)."""
-    deadline = time.monotonic() + timeout
-    while True:
+
+    def output_match() -> re.Match[str] | None:
         text = log.read_text(errors="replace")
-        if match := pattern.search(text):
-            return match
-        if proc.poll() is not None:
+        if (match := pattern.search(text)) is None and proc.poll() is not None:
             raise AssertionError(f"server exited with {proc.returncode}:\n{text}")
-        if time.monotonic() > deadline:
-            raise AssertionError(f"no {pattern.pattern!r} within {timeout}s:\n{text}")
-        time.sleep(0.02)
+        return match
+
+    return wait_until(output_match, timeout, what=repr(pattern.pattern), detail=lambda: log.read_text(errors="replace"))
 
 
 def wait_until_refused_or_closed(port: int, timeout: float = 15.0) -> None:
     """Until a new connection's request gets no answer (closed unanswered): the server is out of descriptors."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+
+    def is_refused_or_closed() -> bool:
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=2) as sock:
                 sock.sendall(HELLO_REQUEST)
-                if not sock.recv(65536):
-                    return
+                return not sock.recv(65536)
         except OSError:
-            return
-        time.sleep(0.05)
-    raise AssertionError("the server kept answering with its descriptors exhausted")
+            return True
+
+    wait_until(is_refused_or_closed, timeout, interval=0.05, what="the server to stop answering with its descriptors exhausted")
+
+
+def answer(port: int) -> bytes:
+    """The whole response to one request on a new connection (the server closes it)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=2) as sock:
+        sock.sendall(HELLO_REQUEST)
+        response = b""
+        while chunk := sock.recv(65536):
+            response += chunk
+    return response
 
 
 def limit_descriptors() -> None:  # runs in the child, between fork and exec
@@ -309,20 +317,14 @@ def test_out_of_file_descriptors_then_recovers(tmp_path: Path, loop: str) -> Non
             sock.close()
         clients.clear()
         # asyncio retries accept() about a second after EMFILE; the closed clients free descriptors.
-        deadline = time.monotonic() + 15
-        while True:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=2) as sock:
-                    sock.sendall(HELLO_REQUEST)
-                    response = b""
-                    while chunk := sock.recv(65536):
-                        response += chunk
-                if response.startswith(b"HTTP/1.1 200 "):
-                    break
-            except OSError:
-                pass
-            assert time.monotonic() < deadline, "no successful request after the clients left:\n" + log.read_text(errors="replace")
-            time.sleep(0.1)
+        wait_until(
+            lambda: answer(port).startswith(b"HTTP/1.1 200 "),
+            15,
+            interval=0.1,
+            retry_on=(OSError,),
+            what="a successful request after the clients left",
+            detail=lambda: log.read_text(errors="replace"),
+        )
         assert proc.poll() is None
     finally:
         for sock in clients:

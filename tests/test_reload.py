@@ -16,7 +16,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.server_process import ServerProcess, is_process_gone, save_like_an_editor, wait_until
+from tests.server_process import ServerProcess, is_process_gone, save_like_an_editor
+from tests.waiting import wait_until
 
 APP = textwrap.dedent(
     """

@@ -25,7 +25,8 @@ from asgidev.config import Config
 from asgidev.server.server import Server
 from asgidev.sockets import bind_sockets
 from tests import apps
-from tests.server_process import STOP_TIMEOUT_S, ServerProcess, is_process_gone, save_like_an_editor, wait_until
+from tests.server_process import STOP_TIMEOUT_S, ServerProcess, is_process_gone, save_like_an_editor
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.anyio
 

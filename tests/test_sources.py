@@ -14,7 +14,8 @@ import pytest
 from asgidev.cli import build_config
 from asgidev.errors import ConfigError
 from asgidev.sources import read_layers
-from tests.server_process import ServerProcess, save_like_an_editor, wait_until
+from tests.server_process import ServerProcess, save_like_an_editor
+from tests.waiting import wait_until
 
 ECHO = textwrap.dedent(
     """

@@ -15,7 +15,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.server_process import ServerProcess, save_like_an_editor, wait_until
+from tests.server_process import ServerProcess, save_like_an_editor
+from tests.waiting import wait_until
 
 # The heavy dependency's import time: a cold reload can never be faster than this.
 HEAVY_IMPORT_S = 2.5

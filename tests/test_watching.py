@@ -197,3 +197,34 @@ def test_poller_sees_two_saves_within_one_second(tmp_path: Path) -> None:
         return seen
 
     assert asyncio.run(two_saves()) == [{(Change.modified, str(tmp_path / "app.py"))}] * 2
+
+
+APP_SAYING = """
+async def app(scope, receive, send):
+    if scope["type"] == "http":
+        await send({{"type": "http.response.start", "status": 200, "headers": []}})
+        await send({{"type": "http.response.body", "body": b"{text}"}})
+"""
+
+
+def test_watcher_failing_is_said_in_one_line_and_serving_goes_on(tmp_path: Path) -> None:
+    """The watcher runs in the supervisor's task group: when it fails (its only directory removed), that is
+    one line, with the reason and no traceback; the server serves on and still stops cleanly on Ctrl-C."""
+    project, watched = tmp_path / "project", tmp_path / "watched"
+    project.mkdir()
+    watched.mkdir()
+    (project / "main.py").write_text(APP_SAYING.format(text="served"))
+    (watched / "helpers.py").write_text("X = 1\n")
+    proc = ServerProcess.asgidev(["main:app", "--port", "0", "--reload-dir", str(watched)], cwd=project, env=clean_env())
+    try:
+        url = proc.wait_started()
+        proc.wait_for_line(rf"Watching for file changes in {re.escape(str(watched.resolve()))}")
+        shutil.rmtree(watched)
+        line = proc.wait_for_line(r"File watching stopped").string
+        assert f"the watched directory {watched.resolve()} was removed" in line, line
+        assert httpx.get(url).text == "served"
+    finally:
+        code = proc.stop()
+    assert code == 0, proc.output
+    assert proc.count(r"File watching stopped|Cannot watch files") == 1, proc.output
+    assert "Traceback" not in proc.output

@@ -9,7 +9,6 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,21 +20,13 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 import asgidev
 from asgidev.asgi.websocket import MAX_QUEUED_BYTES
 from asgidev.server.websocket import MAX_UNPARSED_BYTES, WebSocketConnection
+from tests.waiting import wait_until_async
 
 pytestmark = pytest.mark.anyio
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 # How long a test waits for something the server should do promptly.
 DEADLINE_S = 5.0
-
-
-async def wait_until(condition: Callable[[], bool], what: str) -> None:
-    """Wait for an observable condition, failing after DEADLINE_S."""
-    deadline = time.monotonic() + DEADLINE_S
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.005)
 
 
 async def echo(scope: dict[str, Any], receive: Any, send: Any) -> None:
@@ -186,7 +177,7 @@ async def test_client_close_code_reaches_app(caplog: pytest.LogCaptureFixture) -
         async with connect(server.ws_url + "/chat?room=1") as ws:
             await ws.close(4001, "leaving")
         message = await asyncio.wait_for(received, DEADLINE_S)
-        await wait_until(lambda: not ws_connections(server), "the connection to close")
+        await wait_until_async(lambda: not ws_connections(server), DEADLINE_S, what="the connection to close")
     assert message == {"type": "websocket.disconnect", "code": 4001, "reason": "leaving"}
     lines = [r.getMessage() for r in caplog.records if r.name == "asgidev.access"]
     assert '"WebSocket /chat?room=1" 101 accepted' in lines
@@ -333,7 +324,9 @@ async def test_slow_app_bounds_memory_and_loses_nothing() -> None:
                 await ws.send(message)
 
         sending = asyncio.create_task(flood())
-        await wait_until(lambda: bool(ws_connections(server)) and ws_connections(server)[0]._is_reading_paused, "reading to pause")
+        await wait_until_async(
+            lambda: bool(ws_connections(server)) and ws_connections(server)[0]._is_reading_paused, DEADLINE_S, what="reading to pause"
+        )
         conn = ws_connections(server)[0]
         buffered = conn.cycle._queued_bytes + conn.protocol.unparsed_bytes
         assert buffered <= MAX_QUEUED_BYTES + MAX_UNPARSED_BYTES + 2 * len(message) + 256 * 1024
@@ -362,7 +355,9 @@ async def test_client_not_reading_makes_app_send_wait() -> None:
 
     async with asgidev.serve(app) as server:
         async with connect(server.ws_url, compression=None, max_queue=1, ping_interval=None) as ws:
-            await wait_until(lambda: bool(ws_connections(server)) and ws_connections(server)[0].write_flow.is_paused, "writes to pause")
+            await wait_until_async(
+                lambda: bool(ws_connections(server)) and ws_connections(server)[0].write_flow.is_paused, DEADLINE_S, what="writes to pause"
+            )
             conn = ws_connections(server)[0]
             sent = len(progress)
             await asyncio.sleep(0.05)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from watchfiles import Change
 
-from asgidev.supervisor.watcher import ReloadFilter
+from asgidev.supervisor.reload_rules import ReloadFilter
 
 # (mtime in ns, size, inode): an edit that keeps size and second still changes the first; a rename-over the last.
 Stamp = tuple[int, int, int]

@@ -24,7 +24,7 @@ import sys
 import time
 from typing import NoReturn, Protocol
 
-from asgidev.supervisor.handoff import ENV_CONTROL_FD, ControlChannel
+from asgidev.supervisor.control import ENV_CONTROL_FD, ControlChannel
 
 # Options after which no reload worker will be wanted: don't start one early for them.
 _NO_WORKER_FLAGS = frozenset({"--no-reload", "--noreload", "--help", "-h", "--version"})

@@ -7,39 +7,44 @@ graceful timeout and hands its idle keep-alive connections back; those, and
 any connection queued in the listen backlog meanwhile, are served by the new
 worker as soon as it is ready. No connection is refused or reset.
 
-A worker's death is noticed through its control channel (end-of-file), so no
-child watcher or polling is needed.
+A worker's death is noticed through its control channel (end-of-file); it is
+then reaped in a task of the supervisor's task group, on a pidfd, so the
+event loop never blocks on a child. The file watcher (watcher.py) runs in the
+same task group: every task the supervisor starts has it as owner.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import enum
 import json
 import logging
 import os
 import signal
 import socket
-import subprocess
 import time
-from collections import deque
+from typing import TYPE_CHECKING
 
 from asgidev import event_loop
 from asgidev.config import Config
 from asgidev.sockets import bind_sockets
 from asgidev.stop_signals import install_supervisor_signals
-from asgidev.supervisor.handle import Worker, WorkerState
-from asgidev.supervisor.handoff import (
+from asgidev.supervisor.control import (
     ChannelClosedError,
     GoOptions,
     Kind,
     Message,
     config_to_json,
 )
+from asgidev.supervisor.handed_back import HandedBackConnections
+from asgidev.supervisor.handle import Worker, WorkerState
 from asgidev.supervisor.spawn import spawn_worker, take_early
 from asgidev.supervisor.warm_set import WarmSet
-from asgidev.supervisor.watch_task import WatchTask
 from asgidev.tls import build_ssl_context
+
+if TYPE_CHECKING:
+    from asgidev.supervisor.watcher import ChangeBatch
 
 logger = logging.getLogger("asgidev.reload")
 
@@ -57,6 +62,14 @@ CRASH_BACKOFF_S = (0.5, 1.0, 2.0, 5.0)
 SPARE_DELAY_S = 0.1
 
 
+class SupervisorState(enum.Enum):
+    """STARTING -> ANNOUNCED -> STOPPING, or STARTING -> STOPPING (interrupted before any worker came up)."""
+
+    STARTING = enum.auto()  # no worker has come up yet: each new one is asked to print the banner
+    ANNOUNCED = enum.auto()  # the banner is out: later workers come up quietly
+    STOPPING = enum.auto()  # shutting down: no worker is started, restarted or reloaded from here on
+
+
 class Supervisor:
     """Owns the listening sockets and the worker processes."""
 
@@ -66,33 +79,38 @@ class Supervisor:
         self.workers: list[Worker] = []
         self.current: Worker | None = None
         self.spare: Worker | None = None
-        # Idle client connections handed back by a stopping worker, for the next ready one.
-        self.pending_connections: deque[tuple[int, bytes]] = deque()
+        self.handed_back = HandedBackConnections()
         self.reload_reason = ""
         self.reload_started: float | None = None
         # An APPLY awaiting its answer: (worker, change description, when sent).
         self.pending_apply: tuple[Worker, str, float] | None = None
         self.crash_count = 0
-        self.is_stopping = False
-        self.is_announced = False
+        self.state = SupervisorState.STARTING
         self.warm_set = WarmSet(config)
         self._stop = asyncio.Event()
         self._retry: asyncio.TimerHandle | None = None
         self._spare_timer: asyncio.TimerHandle | None = None
-        self._watcher = WatchTask(self._watch, lambda: self.is_stopping)
+        self._tasks = asyncio.TaskGroup()
+        # Imported here, not at the top: the first worker is already on its way (spawn.py) while watchfiles loads.
+        from asgidev.supervisor.watcher import Watcher
+
+        self._watcher = Watcher(config, self._on_changes)
+
+    @property
+    def is_stopping(self) -> bool:
+        return self.state is SupervisorState.STOPPING
 
     async def run(self) -> int:
         """Supervise until SIGINT/SIGTERM; returns the exit code."""
-        loop = asyncio.get_running_loop()
-        self._install_signals(loop)
-        # Watch before the first worker serves: an edit made right after the
-        # banner appears must not be missed. (The worker is already starting:
-        # see supervisor/spawn.py.)
-        await self._watcher.start()
-        self._start_worker()
-        await self._stop.wait()
-        await self._watcher.stop()
-        await self._stop_all()
+        self._install_signals(asyncio.get_running_loop())
+        async with self._tasks:
+            watching = self._tasks.create_task(self._watcher.run())
+            # Watch before the first worker serves: an edit made right after the banner appears must not be missed.
+            await self._watcher.wait_watching()
+            self._start_worker()
+            await self._stop.wait()
+            watching.cancel()
+            await self._stop_all()
         return 0
 
     def _install_signals(self, loop: asyncio.AbstractEventLoop) -> None:
@@ -110,7 +128,7 @@ class Supervisor:
 
     def _begin_stopping(self) -> None:
         """Shutdown is one state, entered here: from now on no worker is started, restarted or reloaded."""
-        self.is_stopping = True
+        self.state = SupervisorState.STOPPING
         if self._retry is not None:
             self._retry.cancel()
         if self._spare_timer is not None:
@@ -119,58 +137,16 @@ class Supervisor:
 
     # -- reloading ------------------------------------------------------------
 
-    async def _watch(self, watching: asyncio.Event) -> None:
-        # Imported here, once the first worker is on its way.
-        from asgidev.supervisor.watch_mode import WATCH_LIMIT_WARNING, WatchMode, changes_of, is_watch_limit_error, watch_mode
-        from asgidev.supervisor.watcher import (
-            describe_changes,
-            forget_bytecode,
-            is_asset,
-            is_template_or_translation,
-            reload_filter,
-            short_names,
-            watch_roots,
-        )
+    def _on_changes(self, batch: ChangeBatch) -> None:
+        from asgidev.supervisor.watcher import ChangeKind
 
-        roots = watch_roots(self.config)
-        if not roots:
-            logger.warning("No directory to watch; code changes will not reload the server.")
-            watching.set()
-            return
-        mode = watch_mode(self.config, roots)
-        print(mode.describe(roots), flush=True)
-        watch_filter = reload_filter(self.config)
-        logger.debug("%s", watch_filter.describe())
-        batches = changes_of(roots, watch_filter, mode)
-        next_batch = asyncio.ensure_future(anext(batches))
-        # One loop turn runs the generator up to its first wait, by which time
-        # watchfiles has registered its OS watches: from here no edit is missed.
-        await asyncio.sleep(0)
-        watching.set()
-        while True:
-            try:
-                changes = await next_batch
-            except OSError as exc:
-                if mode.is_polling or not is_watch_limit_error(exc):
-                    raise
-                # Out of inotify watches (a big tree, or other watchers): poll rather than stop reloading.
-                logger.warning("%s", WATCH_LIMIT_WARNING)
-                mode = WatchMode(True, "the inotify watch limit is reached")
-                batches = changes_of(roots, watch_filter, mode)
-                next_batch = asyncio.ensure_future(anext(batches))
-                continue
-            if gone := [root for root in roots if not root.is_dir()]:
-                # The OS dropped its watches with the directory: nothing more would ever arrive.
-                raise FileNotFoundError(f"the watched directory {gone[0]} was removed")
-            next_batch = asyncio.ensure_future(anext(batches))
-            paths = [path for _, path in changes]
-            if self.config.live_reload and all(is_asset(path) for path in paths):
-                self.swap_assets(short_names(changes, roots))
-            elif all(is_template_or_translation(path) for path in paths):
-                self.apply_in_place(paths, describe_changes(changes, roots))
-            else:
-                forget_bytecode(paths)
-                self.reload(describe_changes(changes, roots))
+        match batch.kind:
+            case ChangeKind.SWAP_ASSETS:
+                self.swap_assets(list(batch.names))
+            case ChangeKind.APPLY_IN_PLACE:
+                self.apply_in_place(list(batch.paths), batch.describe())
+            case ChangeKind.RELOAD:
+                self.reload(batch.describe())
 
     def apply_in_place(self, paths: list[str], reason: str) -> None:
         """Templates or translations changed: ask the worker to drop its caches; it answers RESTART if it cannot."""
@@ -234,21 +210,21 @@ class Supervisor:
     def _start_worker(self, *, crash_report: str = "") -> Worker:
         """Put the spare worker to work (or a fresh one if there is no spare) as the current worker."""
         # Until one worker has come up and printed the banner, each new one is asked to.
-        print_banner = not self.is_announced
+        print_banner = self.state is SupervisorState.STARTING
         worker = self.spare if self.spare is not None and self.spare.process.poll() is None else self._spawn()
         self.spare = None
-        worker.is_crash_page = bool(crash_report)
         self.current = worker
         # If it died meanwhile, its end-of-file arrives through _on_control.
         with contextlib.suppress(OSError):
             go = GoOptions(config_to_json(self.config), print_banner, crash_report, self.warm_set.roots)
             worker.control.send(Kind.GO, go.encode(), [s.fileno() for s in self.sockets])
+        worker.go(with_crash_page=bool(crash_report))
         return worker
 
     def _spawn(self) -> Worker:
         """Start a worker process that waits for GO (or adopt the one started before parsing the command line)."""
         process, control = take_early() or spawn_worker()
-        worker = Worker(process, control, is_crash_page=False)
+        worker = Worker(process, control)
         self.workers.append(worker)
         asyncio.get_running_loop().add_reader(control.fileno(), self._on_control, worker)
         return worker
@@ -277,17 +253,17 @@ class Supervisor:
         try:
             messages = worker.control.receive_available()
         except (ChannelClosedError, OSError):
-            self._on_exit(worker)
+            self._on_channel_closed(worker)
             return
         for message in messages:
             self._handle(worker, message)
 
     def _handle(self, worker: Worker, message: Message) -> None:
         if message.kind in (Kind.READY, Kind.BROKEN):
-            if worker.state is WorkerState.STARTING:
-                worker.state = WorkerState.SERVING if message.kind is Kind.READY else WorkerState.BROKEN
+            worker.come_up(is_app=message.kind is Kind.READY)
             if worker is self.current:
-                self.is_announced = True
+                if self.state is SupervisorState.STARTING:
+                    self.state = SupervisorState.ANNOUNCED
                 self._on_current_ready(worker)
         elif message.kind in (Kind.APPLIED, Kind.RESTART) and self.pending_apply is not None and self.pending_apply[0] is worker:
             _, reason, started = self.pending_apply
@@ -297,7 +273,7 @@ class Supervisor:
             else:
                 self.reload(reason)
         elif message.kind is Kind.CONN and message.fds:
-            self.pending_connections.append((message.fds[0], message.payload))
+            self.handed_back.add(message.fds[0], message.payload)
             self._forward_connections()
         elif message.kind is Kind.MODULES:
             new = self.warm_set.learn(message.payload)
@@ -321,10 +297,10 @@ class Supervisor:
         if config is not None and not self.is_stopping:
             self.config = config
             self.warm_set.reconfigure(config)
-            self._watcher.restart()
+            self._watcher.watch_also(config)
 
     def _on_current_ready(self, worker: Worker) -> None:
-        if worker.state is WorkerState.SERVING and not worker.is_crash_page:
+        if worker.state is WorkerState.SERVING:
             self.crash_count = 0
         if self.reload_started is not None:
             elapsed_ms = (time.perf_counter() - self.reload_started) * 1000
@@ -338,51 +314,35 @@ class Supervisor:
         self._schedule_spare()
 
     def _forward_connections(self) -> None:
-        current = self.current
-        while self.pending_connections:
-            fd, pending = self.pending_connections[0]
-            if self.is_stopping or current is None or current.state is WorkerState.EXITED:
-                os.close(fd)
-            elif not current.is_ready:
-                return
-            else:
-                with contextlib.suppress(OSError):
-                    current.control.send(Kind.CONN, pending, [fd])
-                os.close(fd)
-            self.pending_connections.popleft()
+        self.handed_back.forward(self.current, is_stopping=self.is_stopping)
 
-    def _on_exit(self, worker: Worker) -> None:
-        loop = asyncio.get_running_loop()
-        loop.remove_reader(worker.control.fileno())
+    def _on_channel_closed(self, worker: Worker) -> None:
+        """End-of-file: the worker is exiting (or has). Reap it in a task, so the loop never waits for it."""
+        asyncio.get_running_loop().remove_reader(worker.control.fileno())
         worker.control.close()
-        try:
-            code = worker.process.wait(timeout=KILL_MARGIN_S)
-        except subprocess.TimeoutExpired:
-            worker.kill()
-            code = worker.process.wait()
-        if worker.kill_timer is not None:
-            worker.kill_timer.cancel()
-        was = worker.state
-        worker.state = WorkerState.EXITED
-        worker.exited.set()
-        self.workers.remove(worker)
         if worker is self.spare:
-            self.spare = None
-        elif worker is self.current and not self.is_stopping:
+            self.spare = None  # never handed GO from here on
+        self._tasks.create_task(self._reap(worker))
+
+    async def _reap(self, worker: Worker) -> None:
+        was_starting = worker.is_starting
+        code = await worker.reap()
+        self.workers.remove(worker)
+        if worker is self.current and not self.is_stopping:
             if code in _SIGNALLED_EXITS:
                 # Stopped by a signal that may have been sent to the whole group:
                 # ours arrives within a loop turn or two; only then is this a crash.
-                asyncio.get_running_loop().call_later(GROUP_SIGNAL_SETTLE_S, self._on_crash_unless_stopping, worker, was, code)
+                asyncio.get_running_loop().call_later(GROUP_SIGNAL_SETTLE_S, self._on_crash_unless_stopping, worker, was_starting, code)
             else:
-                self._on_crash(was, code)
+                self._on_crash(was_starting, code)
 
-    def _on_crash_unless_stopping(self, worker: Worker, state: WorkerState, code: int) -> None:
+    def _on_crash_unless_stopping(self, worker: Worker, was_starting: bool, code: int) -> None:
         if worker is self.current and not self.is_stopping:
-            self._on_crash(state, code)
+            self._on_crash(was_starting, code)
 
-    def _on_crash(self, state: WorkerState, code: int) -> None:
+    def _on_crash(self, was_starting: bool, code: int) -> None:
         how = f"was killed by {signal.Signals(-code).name}" if code < 0 else f"exited with status {code}"
-        if state is WorkerState.STARTING:
+        if was_starting:
             delay = CRASH_BACKOFF_S[min(self.crash_count, len(CRASH_BACKOFF_S) - 1)]
             self.crash_count += 1
             report = f"The worker process {how} while starting. asgidev retries in {delay:g} s or when you save a file."

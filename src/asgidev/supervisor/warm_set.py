@@ -15,8 +15,8 @@ from pathlib import Path
 from asgidev.config import Config
 from asgidev.envfile import env_file_paths
 from asgidev.supervisor import warm_cache
+from asgidev.supervisor.control import Kind, WarmRequest
 from asgidev.supervisor.handle import Worker
-from asgidev.supervisor.handoff import Kind, WarmRequest
 
 logger = logging.getLogger("asgidev.reload")
 

@@ -21,7 +21,7 @@ from asgidev.config import Config
 if TYPE_CHECKING:
     from watchfiles.main import FileChange
 
-    from asgidev.supervisor.watcher import ReloadFilter
+    from asgidev.supervisor.reload_rules import ReloadFilter
 
 # Detection within 500 ms when polling: one interval, plus watchfiles' 50 ms step
 # of quiet. Shorter costs CPU in big trees (every poll stats every file).

@@ -1,140 +1,177 @@
-"""What counts as a code change: the watch roots and the filter handed to watchfiles.
+"""Watching for code changes: the watch loop, and what a batch of changes asks of the worker.
 
-Semantics (documented in docs/reloading.md):
-- Roots: every ``--reload-dir``, else the app directory.
-- A change triggers a reload when the file is an ``--env-file`` (or the
-  default ``.env``), or matches an ``--reload-include`` glob, or matches a
-  default pattern (``*.py``, ``*.pyi``, ``*.mo``, ``.env``/``.env.*``, and
-  ``*.html``/``*.txt`` inside a ``templates`` directory) and is not ignored by
-  the project's git (see ``gitignore.py``); and in every case it matches no
-  ``--reload-exclude`` glob and lies in no ignored directory.
-- Globs match the path relative to its root (``app/*.yaml``) or the file name (``*.yaml``).
-- Excludes win over includes.
+The supervisor runs ``Watcher.run`` in its task group and is handed each batch
+already classified (``ChangeBatch``). Which paths count as changes at all is
+``reload_rules.py``; events or polling is ``watch_mode.py``.
+
+Serving matters more than reloading: when watching fails, at start or in the
+middle of a session, the watcher says so in one line and ends; the server
+serves on (docs/reloading.md, "When watching fails").
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import enum
 import fnmatch
 import importlib.util
+import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from watchfiles import BaseFilter, Change
+from watchfiles import Change
 
 from asgidev.config import Config
 from asgidev.envfile import env_file_paths
-from asgidev.supervisor.gitignore import GITIGNORE, GitIgnore
+from asgidev.supervisor.reload_rules import ASSET_PATTERNS, TEMPLATE_PATTERNS, ReloadFilter
 
-DEFAULT_INCLUDES = ("*.py", "*.pyi", "*.mo")
-# Dotenv files, re-read by every new worker (envfile.py); usually git-ignored, so matched before .gitignore.
-ENV_PATTERNS = (".env", ".env.*")
-# With --live-reload, stylesheet edits are watched too, and swapped in open pages without a restart.
-ASSET_PATTERNS = ("*.css",)
-TEMPLATE_PATTERNS = ("*.html", "*.txt")
-# Directories whose contents never trigger a reload: VCS data, virtualenvs,
-# caches, dependencies, and places apps write to at run time.
-IGNORED_DIRS = frozenset(
-    {
-        ".git",
-        ".hg",
-        ".svn",
-        "__pycache__",
-        "node_modules",
-        ".venv",
-        "venv",
-        ".tox",
-        ".nox",
-        ".mypy_cache",
-        ".pytest_cache",
-        ".ruff_cache",
-        "site-packages",
-        ".idea",
-        ".vscode",
-        "media",
-    }
-)
-# Editor swap, backup and lock files (vim, emacs, JetBrains), and vim's write test file.
-IGNORED_FILES = ("*.swp", "*.swx", "*.swo", "*~", ".#*", "#*#", "4913", "*.tmp", "*___jb_tmp___", "*___jb_old___")
+if TYPE_CHECKING:
+    from watchfiles.main import FileChange
+
+    from asgidev.supervisor.watch_mode import WatchMode
+
+logger = logging.getLogger("asgidev.reload")
 
 
-class ReloadFilter(BaseFilter):
-    """Decides which changed paths trigger a reload."""
+class ChangeKind(enum.Enum):
+    """What a batch of changes asks of the running worker: the cheapest that covers every path in it."""
 
-    def __init__(
-        self,
-        roots: Sequence[Path],
-        includes: Sequence[str] = (),
-        excludes: Sequence[str] = (),
-        *,
-        with_assets: bool = False,
-        env_files: Sequence[Path] = (),
-    ) -> None:
-        super().__init__()
-        self.roots = [r.resolve() for r in roots]
-        self.defaults = (*DEFAULT_INCLUDES, *(ASSET_PATTERNS if with_assets else ()))
-        self.includes = tuple(includes)
-        self.excludes = (*IGNORED_FILES, *excludes)
-        self.env_files = frozenset(str(path.resolve()) for path in env_files)
-        self.gitignore = GitIgnore(self.roots)
-
-    def __call__(self, change: Change, path: str) -> bool:
-        relative = self._relative(path)
-        parts = relative.split("/")
-        if any(part in IGNORED_DIRS for part in parts[:-1]) or _is_virtualenv_path(parts):
-            return False
-        name = parts[-1]
-        if name == GITIGNORE:
-            # Not code, but it changes what counts as code from now on.
-            self.gitignore.forget(Path(path))
-            return False
-        if any(_matches(relative, name, pattern) for pattern in self.excludes):
-            return False
-        # What the user named explicitly wins over .gitignore (a git-ignored .env is still re-read).
-        if path in self.env_files or any(_matches(relative, name, pattern) for pattern in (*ENV_PATTERNS, *self.includes)):
-            return True
-        if self.gitignore.is_ignored(Path(path)):
-            return False
-        if any(_matches(relative, name, pattern) for pattern in self.defaults):
-            return True
-        return "templates" in parts[:-1] and any(fnmatch.fnmatch(name, p) for p in TEMPLATE_PATTERNS)
-
-    def is_ignored_dir(self, path: str) -> bool:
-        """A directory whose contents can never trigger a reload, so a poller need not enter it."""
-        name = os.path.basename(path)
-        if name in IGNORED_DIRS or os.path.exists(os.path.join(path, "pyvenv.cfg")):
-            return True
-        # A git-ignored directory may still hold something named explicitly: enter it then.
-        if self.includes or any(env.startswith(path + os.sep) for env in self.env_files):
-            return False
-        return self.gitignore.is_ignored(Path(path), is_dir=True)
-
-    def describe(self) -> str:
-        """The ignore rules, for ``--log-level debug``."""
-        rules = [
-            "Ignoring changes in directories named " + ", ".join(sorted(IGNORED_DIRS)) + " and in virtualenvs",
-            "files matching " + ", ".join(self.excludes),
-            "and what the project's .gitignore files ignore (besides --reload-include globs and env files)",
-        ]
-        return "; ".join(rules) + "."
-
-    def _relative(self, path: str) -> str:
-        for root in self.roots:
-            try:
-                return Path(path).relative_to(root).as_posix()
-            except ValueError:
-                continue
-        return Path(path).as_posix().lstrip("/")
+    SWAP_ASSETS = enum.auto()  # stylesheets only, with --live-reload: open pages swap them
+    APPLY_IN_PLACE = enum.auto()  # templates or translations only: the worker drops its caches (or answers RESTART)
+    RELOAD = enum.auto()  # anything else: a new worker
 
 
-def _matches(relative: str, name: str, pattern: str) -> bool:
-    return fnmatch.fnmatch(name, pattern) or fnmatch.fnmatch(relative, pattern)
+@dataclass(frozen=True, slots=True)
+class ChangeBatch:
+    """One batch of changes from watchfiles (or the poller), classified."""
+
+    kind: ChangeKind
+    paths: tuple[str, ...]
+    # The changed paths relative to their watch root, sorted: what the log lines name.
+    names: tuple[str, ...]
+
+    def describe(self, limit: int = 3) -> str:
+        """``polls/views.py, polls/models.py and 2 more`` for the reload log line."""
+        shown = ", ".join(self.names[:limit])
+        return shown + (f" and {len(self.names) - limit} more" if len(self.names) > limit else "")
 
 
-def _is_virtualenv_path(parts: list[str]) -> bool:
-    # Any virtualenv, whatever its name, has lib/pythonX.Y/site-packages or pyvenv.cfg at its root.
-    return "site-packages" in parts or "dist-packages" in parts
+class WatcherState(enum.Enum):
+    """STARTING -> WATCHING -> ENDED (ENDED may come at any point: failed, no root, or cancelled)."""
+
+    STARTING = enum.auto()  # OS watches not yet in place: an edit now could be missed
+    WATCHING = enum.auto()
+    ENDED = enum.auto()  # reloading has stopped for this session (said in one line unless cancelled)
+
+
+class Watcher:
+    """Watches ``config``'s roots and hands each classified batch to ``on_changes``."""
+
+    def __init__(self, config: Config, on_changes: Callable[[ChangeBatch], None]) -> None:
+        self.config = config
+        self.state = WatcherState.STARTING
+        self._on_changes = on_changes
+        self._roots_changed = asyncio.Event()
+        self._watching = asyncio.Event()
+
+    async def wait_watching(self) -> None:
+        """Return once no edit can be missed, or once watching has ended (failed: said; serving goes on)."""
+        await self._watching.wait()
+
+    def watch_also(self, config: Config) -> None:
+        """Watch ``config``'s roots from now on (imported code outside the project); the watch line is printed again."""
+        self.config = config
+        if self.state is not WatcherState.ENDED:
+            self._roots_changed.set()
+
+    async def run(self) -> None:
+        """Watch until cancelled; a failure is reported in one line and ends watching (never the server)."""
+        try:
+            await self._watch()
+        except Exception as exc:  # reloading stops, serving goes on: say why once, without a traceback
+            why = str(exc) or type(exc).__name__
+            if self.state is WatcherState.STARTING:
+                logger.error("Cannot watch files for changes (%s); serving without reloading.", why)
+            else:
+                logger.error("File watching stopped (%s): code changes no longer reload the server. Restart asgidev to reload again.", why)
+        finally:
+            self.state = WatcherState.ENDED
+            self._watching.set()
+
+    async def _watch(self) -> None:
+        from asgidev.supervisor.watch_mode import watch_mode
+
+        while True:
+            self._roots_changed.clear()
+            roots = watch_roots(self.config)
+            if not roots:
+                logger.warning("No directory to watch; code changes will not reload the server.")
+                return
+            mode = watch_mode(self.config, roots)
+            print(mode.describe(roots), flush=True)
+            await self._watch_roots(roots, reload_filter(self.config), mode)
+
+    async def _watch_roots(self, roots: list[Path], watch_filter: ReloadFilter, mode: WatchMode) -> None:
+        """Hand on batches under ``roots`` until the roots change (then return), or fail."""
+        from asgidev.supervisor.watch_mode import WATCH_LIMIT_WARNING, WatchMode, changes_of, is_watch_limit_error
+
+        logger.debug("%s", watch_filter.describe())
+        batches = changes_of(roots, watch_filter, mode)
+        next_batch = asyncio.ensure_future(anext(batches))
+        roots_changed = asyncio.ensure_future(self._roots_changed.wait())
+        # One loop turn runs the generator up to its first wait, by which time
+        # watchfiles has registered its OS watches: from here no edit is missed.
+        await asyncio.sleep(0)
+        self.state = WatcherState.WATCHING
+        self._watching.set()
+        try:
+            while True:
+                await asyncio.wait((next_batch, roots_changed), return_when=asyncio.FIRST_COMPLETED)
+                if roots_changed.done():
+                    return
+                try:
+                    changes = next_batch.result()
+                except OSError as exc:
+                    if mode.is_polling or not is_watch_limit_error(exc):
+                        raise
+                    # Out of inotify watches (a big tree, or other watchers): poll rather than stop reloading.
+                    logger.warning("%s", WATCH_LIMIT_WARNING)
+                    mode = WatchMode(True, "the inotify watch limit is reached")
+                    batches = changes_of(roots, watch_filter, mode)
+                    next_batch = asyncio.ensure_future(anext(batches))
+                    continue
+                if gone := [root for root in roots if not root.is_dir()]:
+                    # The OS dropped its watches with the directory: nothing more would ever arrive.
+                    raise FileNotFoundError(f"the watched directory {gone[0]} was removed")
+                next_batch = asyncio.ensure_future(anext(batches))
+                batch = classify(changes, roots, with_assets=self.config.live_reload)
+                if batch.kind is ChangeKind.RELOAD:
+                    forget_bytecode(batch.paths)
+                self._on_changes(batch)
+        except asyncio.CancelledError:
+            next_batch.cancel()
+            # Let watchfiles stop its thread and drop its OS watches before the loop closes.
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await next_batch
+            raise
+        finally:
+            next_batch.cancel()
+            roots_changed.cancel()
+
+
+def classify(changes: set[FileChange], roots: Sequence[Path], *, with_assets: bool) -> ChangeBatch:
+    """What ``changes`` ask of the worker (see ``ChangeKind``)."""
+    paths = [path for _, path in changes]
+    names = tuple(short_names(changes, roots))
+    if with_assets and all(is_asset(path) for path in paths):
+        return ChangeBatch(ChangeKind.SWAP_ASSETS, tuple(paths), names)
+    if all(is_template_or_translation(path) for path in paths):
+        return ChangeBatch(ChangeKind.APPLY_IN_PLACE, tuple(paths), names)
+    return ChangeBatch(ChangeKind.RELOAD, tuple(paths), names)
 
 
 def watch_roots(config: Config) -> list[Path]:
@@ -175,13 +212,6 @@ def is_asset(path: str) -> bool:
     return any(fnmatch.fnmatch(os.path.basename(path), pattern) for pattern in ASSET_PATTERNS)
 
 
-def describe_changes(changes: set[tuple[Change, str]], roots: Sequence[Path], limit: int = 3) -> str:
-    """``polls/views.py, polls/models.py and 2 more`` for the reload log line."""
-    names = short_names(changes, roots)
-    shown = ", ".join(names[:limit])
-    return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
-
-
 def short_names(changes: set[tuple[Change, str]], roots: Sequence[Path]) -> list[str]:
     """The changed paths relative to their watch root, sorted."""
     return sorted({_short(path, roots) for _, path in changes})
@@ -196,7 +226,7 @@ def _short(path: str, roots: Sequence[Path]) -> str:
     return path
 
 
-def forget_bytecode(paths: list[str]) -> None:
+def forget_bytecode(paths: Sequence[str]) -> None:
     """Delete the cached bytecode of changed modules.
 
     Python trusts a ``.pyc`` whose recorded source size and mtime (in whole

@@ -28,7 +28,7 @@ from asgidev.log import configure_logging
 from asgidev.runner import Owner, load_app, serve
 from asgidev.server.server import Server
 from asgidev.server.signals import install_loop_error_handler
-from asgidev.supervisor.handoff import (
+from asgidev.supervisor.control import (
     ENV_CONTROL_FD,
     ChannelClosedError,
     ControlChannel,
