@@ -220,8 +220,8 @@ def test_watcher_failing_is_said_in_one_line_and_serving_goes_on(tmp_path: Path)
         url = proc.wait_started()
         proc.wait_for_line(rf"Watching for file changes in {re.escape(str(watched.resolve()))}")
         shutil.rmtree(watched)
-        line = proc.wait_for_line(r"File watching stopped").string
-        assert f"the watched directory {watched.resolve()} was removed" in line, line
+        # The reason is ours ("the watched directory ... was removed") or, when the OS notices first, watchfiles'.
+        proc.wait_for_line(r"ERROR: File watching stopped \(.+\): code changes no longer reload the server\.")
         assert httpx.get(url).text == "served"
     finally:
         code = proc.stop()
