@@ -60,3 +60,16 @@ async def sse(scope: dict[str, Any], receive: Any, send: Any) -> None:
         await send({"type": "http.response.body", "body": b"data: %d\n\n" % n, "more_body": True})
         n += 1
         await asyncio.sleep(0.01)
+
+
+async def websocket_echo(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    """What Autobahn's fuzzing client expects of a server: every message echoed as it came."""
+    if scope["type"] != "websocket":
+        return
+    await receive()
+    await send({"type": "websocket.accept"})
+    while (message := await receive())["type"] == "websocket.receive":
+        if message.get("text") is not None:
+            await send({"type": "websocket.send", "text": message["text"]})
+        else:
+            await send({"type": "websocket.send", "bytes": message["bytes"]})
