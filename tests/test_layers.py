@@ -61,6 +61,14 @@ def test_supervisor_process_never_imports_the_app_or_the_server(name: str) -> No
     assert forbidden(path, ("asgidev.runner", "asgidev.importer", "asgidev.server", "asgidev.django", "asgidev.supervisor.worker")) == []
 
 
+def test_h11_only_in_the_http11_protocol() -> None:
+    """The server consumes asgidev's protocol events (protocols/events.py); h11 is an implementation detail of one module."""
+    users = [
+        p.relative_to(PACKAGE).as_posix() for p in PACKAGE.rglob("*.py") if any(n == "h11" or n.startswith("h11.") for n in imports_of(p))
+    ]
+    assert users == ["protocols/http11.py"]
+
+
 def test_typer_only_in_the_cli() -> None:
     users = [p.relative_to(PACKAGE).as_posix() for p in PACKAGE.rglob("*.py") if any(n.startswith("typer") for n in imports_of(p))]
     assert users == ["cli.py"]

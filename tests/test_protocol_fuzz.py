@@ -20,12 +20,12 @@ from asgidev.protocols.http11 import (
     NEED_DATA,
     PAUSED,
     ConnectionClosed,
-    Data,
-    EndOfMessage,
     HTTP11Protocol,
     HTTPProtocolError,
     InvalidResponseError,
-    Request,
+    RequestBody,
+    RequestEnd,
+    RequestHead,
 )
 
 # The statuses the protocol layer may answer a client with (408 comes from the
@@ -69,7 +69,7 @@ def serve_bytes(chunks: list[bytes], *, close: bool = True) -> Outcome:
     protocol = HTTP11Protocol()
     outcome = Outcome()
     body = b""
-    current: Request | None = None
+    current: RequestHead | None = None
     try:
         for chunk in [*chunks, b""] if close else chunks:
             protocol.receive_data(chunk)
@@ -77,13 +77,13 @@ def serve_bytes(chunks: list[bytes], *, close: bool = True) -> Outcome:
                 event = protocol.next_event()
                 if event is NEED_DATA:
                     break
-                if isinstance(event, Request):
+                if isinstance(event, RequestHead):
                     current, body = event, b""
-                elif isinstance(event, Data):
+                elif isinstance(event, RequestBody):
                     body += bytes(event.data)
-                elif isinstance(event, EndOfMessage):
+                elif isinstance(event, RequestEnd):
                     assert current is not None
-                    outcome.requests.append((bytes(current.method), bytes(current.target), list(protocol.headers), body))
+                    outcome.requests.append((bytes(current.method), bytes(current.target), list(current.headers), body))
                     # The request is complete: answer it, then read the next one.
                     outcome.responses += protocol.response_head(200, [], complete_body=b"ok") + protocol.body(b"ok") + protocol.end()
                     if not protocol.is_keep_alive_ready:
@@ -307,7 +307,7 @@ def test_error_after_a_head_request_keeps_its_body() -> None:
 def test_interim_status_is_not_a_final_response(status: int) -> None:
     protocol = HTTP11Protocol()
     protocol.receive_data(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
-    assert isinstance(protocol.next_event(), Request)
+    assert isinstance(protocol.next_event(), RequestHead)
     with pytest.raises(InvalidResponseError):
         protocol.response_head(status, [])
 
@@ -316,7 +316,7 @@ def test_interim_status_is_not_a_final_response(status: int) -> None:
 def test_control_characters_in_app_header_values_are_refused(value: bytes) -> None:
     protocol = HTTP11Protocol()
     protocol.receive_data(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
-    assert isinstance(protocol.next_event(), Request)
+    assert isinstance(protocol.next_event(), RequestHead)
     with pytest.raises(InvalidResponseError):
         protocol.response_head(200, [(b"x-app", value)], complete_body=b"")
 
@@ -349,19 +349,19 @@ def test_request_end_then_pipelined_request_then_eof(head: bytes) -> None:
     # and what follows must be those h11 would give.
     protocol = HTTP11Protocol()
     protocol.receive_data(head + b"GET /next HTTP/1.1\r\nHost: a\r\n\r\n")
-    assert type(protocol.next_event()) is Request
+    assert type(protocol.next_event()) is RequestHead
     events = []
     while (event := protocol.next_event()) not in (PAUSED, NEED_DATA):
         events.append(event)
-    assert type(events[-1]) is EndOfMessage and event is PAUSED
-    assert b"".join(bytes(e.data) for e in events if isinstance(e, Data)) == h11_body(head)
+    assert type(events[-1]) is RequestEnd and event is PAUSED
+    assert b"".join(bytes(e.data) for e in events if isinstance(e, RequestBody)) == h11_body(head)
     assert protocol.next_event() is PAUSED  # asked again: still the pipelined request waiting
     head_bytes = protocol.response_head(200, [(b"content-length", b"0")], complete_body=b"", defaults=None)
     assert b"connection: close" not in head_bytes.lower() or b"upgrade" in head.lower()
     protocol.end()
     assert protocol.start_next_cycle() is True
     request = protocol.next_event()
-    assert type(request) is Request and request.target == b"/next"
-    assert type(protocol.next_event()) is EndOfMessage
+    assert type(request) is RequestHead and request.target == b"/next"
+    assert type(protocol.next_event()) is RequestEnd
     protocol.receive_data(b"")
     assert type(protocol.next_event()) is ConnectionClosed

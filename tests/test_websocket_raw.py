@@ -226,3 +226,28 @@ async def test_client_vanishing_gives_1006(raw_client: Any) -> None:
         message = await asyncio.wait_for(seen, 5.0)
     assert message["type"] == "websocket.disconnect"
     assert message["code"] == 1006
+
+
+@pytest.mark.parametrize("value", [b"a\x01b", b"\x0b", b"a\x1fb", b"a\x7f"], ids=["soh", "vt", "us", "del"])
+async def test_101_refuses_control_characters_as_http_responses_do(raw_client: Any, value: bytes) -> None:
+    # One header validator for every response: a value an HTTP response may not carry
+    # may not reach the client in a 101 either (the old WebSocket path let these through).
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            await send({"type": "http.response.start", "status": 200, "headers": [(b"x-app", value)]})
+            await send({"type": "http.response.body", "body": b"ok"})
+        elif scope["type"] == "websocket":
+            await receive()
+            await send({"type": "websocket.accept", "headers": [(b"x-app", value)]})
+
+    async with asgidev.serve(app, raise_app_exceptions=False) as server:
+        responses = []
+        for request in (b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n", HANDSHAKE):
+            client = raw_client(server.host, server.port)
+            await asyncio.to_thread(client.send, request)
+            responses.append(await asyncio.to_thread(client.read_until_close))
+        errors = [str(exc) for exc in server.server.shared.app_exceptions] if server.server.shared is not None else []
+    for response in responses:
+        assert response.startswith(b"HTTP/1.1 500 "), response
+        assert value not in response
+    assert len(errors) == 2 and all("invalid characters in the value of header 'x-app'" in e for e in errors), errors

@@ -1,4 +1,4 @@
-"""Response header rules shared by the HTTP/1.1 writer: token and value validation, and the server's default headers."""
+"""Response header rules: the one validator for every header asgidev sends (HTTP responses and the WebSocket 101), and the server's default headers."""
 
 from __future__ import annotations
 
@@ -14,6 +14,16 @@ TOKEN_CHARS: Final = b"!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEF
 FORBIDDEN_VALUE: Final = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")
 
 
+def header_problem(headers: list[tuple[bytes, bytes]]) -> str | None:
+    """Why these headers may not be sent (the first invalid one), or None when all may."""
+    for name, value in headers:
+        if not name or name.translate(None, TOKEN_CHARS):
+            return f"invalid header name {name!r}"
+        if FORBIDDEN_VALUE.search(value):
+            return f"invalid characters in the value of header {name.decode('latin-1')!r}"
+    return None
+
+
 class DefaultHeaders:
     """Headers the server adds unless the app sets them (Server, Date, ``--header``), serialised once.
 
@@ -23,9 +33,9 @@ class DefaultHeaders:
     __slots__ = ("_date_second", "_headers", "_lines", "_static", "is_dated", "names")
 
     def __init__(self, headers: list[tuple[bytes, bytes]], *, is_dated: bool) -> None:
-        for name, value in headers:
-            if not name or name.translate(None, TOKEN_CHARS) or FORBIDDEN_VALUE.search(value):
-                raise ValueError(f"invalid default header {name!r}")
+        problem = header_problem(headers)
+        if problem is not None:
+            raise ValueError(f"default headers: {problem}")
         self._headers = headers
         self.is_dated = is_dated
         self.names = frozenset(name for name, _ in headers) | ({b"date"} if is_dated else frozenset())

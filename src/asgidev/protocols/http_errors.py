@@ -1,13 +1,12 @@
 """The two ways an HTTP/1.1 exchange goes wrong: the client's request, or the app's response.
 
 A client error carries the status it is answered with (400, 413, 414, 431,
-501, 505) and a one-line reason for the plain-text body; h11's errors are
-translated into those here, once.
+501, 505) and a one-line reason for the plain-text body; the parser's errors
+(h11's status hint and message, handed over by ``http11.py``) are translated
+into those here, once.
 """
 
 from __future__ import annotations
-
-import h11
 
 
 class HTTPProtocolError(Exception):
@@ -23,14 +22,12 @@ class InvalidResponseError(ValueError):
     """The app's response breaks HTTP framing or header syntax."""
 
 
-def classify(exc: h11.RemoteProtocolError, head_start: bytes, max_request_line: int) -> HTTPProtocolError:
-    """h11's error as the status and reason asgidev answers with.
+def classify(status: int, message: str, head_start: bytes, max_request_line: int) -> HTTPProtocolError:
+    """The parser's error (its status hint and message) as the status and reason asgidev answers with.
 
     ``head_start`` (the first bytes of the request head) tells an overlong
     request line (414) from an overlong header block (431).
     """
-    status = exc.error_status_hint
-    message = str(exc)
     if status == 431:
         line_end = head_start.find(b"\n")
         if line_end == -1 or line_end > max_request_line:

@@ -1,6 +1,6 @@
 """WebSocket (RFC 6455) on wsproto, with asgidev's limits. Sans-IO: bytes in, events out.
 
-The opening handshake is checked from the request h11 already parsed: wsproto's
+The opening handshake is checked from the request head the HTTP/1.1 protocol already parsed: wsproto's
 ``H11Handshake`` would serialise that request again only to parse it a second
 time, so this module validates the handshake headers itself (RFC 6455 section
 4.2.1), writes the ``101`` response, and uses wsproto for what it is good at:
@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import base64
 import enum
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Final
@@ -28,6 +27,7 @@ from wsproto.extensions import Extension
 from wsproto.utilities import LocalProtocolError, generate_accept_token
 
 from asgidev.protocols.deflate import negotiate_deflate
+from asgidev.protocols.headers import header_problem
 
 Headers = list[tuple[bytes, bytes]]
 
@@ -44,8 +44,6 @@ DEFLATE_MAX_RATIO: Final = 1032
 # 1004-1006 and 1015 are reserved for reporting, never sent.
 _SENDABLE_CLOSE_CODES: Final = frozenset(range(1000, 5000)) - {1004, 1005, 1006, 1015}
 MESSAGE_TOO_BIG: Final = 1009
-_TOKEN_CHARS: Final = b"!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-_FORBIDDEN_VALUE: Final = re.compile(rb"[\r\n\x00]")
 
 
 class HandshakeError(Exception):
@@ -216,12 +214,11 @@ class WebSocketProtocol:
             extensions.append(deflate[0])
             lines.append(b"sec-websocket-extensions: %s\r\n" % deflate[1])
             self.is_deflate = True
-        for name, value in headers:
-            if not name or name.translate(None, _TOKEN_CHARS):
-                raise InvalidAcceptError(f"invalid header name {name!r}")
-            if _FORBIDDEN_VALUE.search(value):
-                raise InvalidAcceptError(f"invalid characters in the value of header {name.decode('latin-1')!r}")
-            lines.append(b"%s: %s\r\n" % (name, value))
+        # The same rule as every HTTP response (protocols/headers.py): CR, LF and other controls are refused.
+        problem = header_problem(headers)
+        if problem is not None:
+            raise InvalidAcceptError(problem)
+        lines.extend(b"%s: %s\r\n" % pair for pair in headers)
         lines.append(b"\r\n")
         self._conn = Connection(ConnectionType.SERVER, extensions)
         self._feed_step = max(DEFLATE_FEED_BYTES, self.max_message_bytes // DEFLATE_MAX_RATIO) if self.is_deflate else 0

@@ -12,18 +12,17 @@ import asyncio
 import logging
 import os
 import time
-from typing import Protocol
-
-import h11
+from typing import Final, Protocol
 
 from asgidev._types import Headers
 from asgidev.asgi.disconnect import is_client_disconnect
 from asgidev.asgi.http import HTTPCycle, RequestState, ResponseState
 from asgidev.protocols import http11
+from asgidev.protocols.events import ConnectionClosed, RequestBody, RequestEnd, RequestHead, Wait
 from asgidev.server import timing
 from asgidev.server.app_errors import report_app_exception
 from asgidev.server.deadline import Deadline
-from asgidev.server.shared import ServerShared, head_line, log_access, log_refusal, request_line
+from asgidev.server.shared import ServerShared, log_access, log_refusal, request_line
 from asgidev.server.write_flow import WriteFlow
 from asgidev.sockets import describe_peer, peer_address
 
@@ -37,6 +36,8 @@ MAX_PIPELINED_BYTES = 64 * 1024
 # session cannot be handed on, and closing it at once fails a request sent that instant.
 # A busy client's next request comes well within it and gets Connection: close (docs/reloading.md).
 TLS_SHUTDOWN_LINGER_S = 1.0
+# Read on every request, so bound once (Python 3.11 reads enum members slowly: see asgi/http.py).
+_RESPONSE_COMPLETE: Final = ResponseState.COMPLETE
 
 
 class UpgradeHandler(Protocol):
@@ -45,7 +46,7 @@ class UpgradeHandler(Protocol):
     def wants(self, headers: Headers) -> bool:
         """Whether this request is an upgrade this handler serves."""
 
-    def take_over(self, connection: HTTPConnection, request: h11.Request, headers: Headers) -> None:
+    def take_over(self, connection: HTTPConnection, head: RequestHead) -> None:
         """Switch the transport to the new protocol; the HTTP connection is done."""
 
 
@@ -137,7 +138,7 @@ class HTTPConnection(asyncio.Protocol):
         self.deadline.stop()
         self.shared.connection_closed(self)
         cycle = self.cycle
-        if cycle is not None and cycle.response_state is not ResponseState.COMPLETE:
+        if cycle is not None and cycle.response_state is not _RESPONSE_COMPLETE:
             cycle.feed_disconnect()
             if cycle.status and self.shared.is_access_log:
                 # A stream the client left (a closed SSE tab) still gets its line.
@@ -163,63 +164,63 @@ class HTTPConnection(asyncio.Protocol):
             except http11.HTTPProtocolError as exc:
                 self._reject(exc.status_code, exc.message)
                 return
-            kind = type(event)
-            if kind is http11.Data:
-                self.deadline.clear()  # the body is moving: restart the slow-body clock at the next wait
-                cycle = self.cycle
-                if self.shared.limit_request_body is not None and cycle is not None and self._over_body_limit(cycle, len(event.data)):  # type: ignore[union-attr]
-                    return
-                if cycle is not None and not cycle.feed_body(event.data):  # type: ignore[union-attr]
-                    self._pause_reading()
-            elif kind is http11.Request:
-                self._start_request(event)  # type: ignore[arg-type]
-                if self._upgrade is not None and self.cycle is None:
-                    return  # handed over to the WebSocket path
-            elif kind is http11.EndOfMessage:
-                self.deadline.clear()
-                cycle = self.cycle
-                if cycle is not None:
-                    cycle.feed_end()
-                    if cycle.response_state is not ResponseState.COMPLETE:
-                        # Anything after this request is pipelined: parse it once the response is done.
-                        self._is_pipeline_paused = True
+            match event:
+                case RequestHead():
+                    self._start_request(event)
+                    if self._upgrade is not None and self.cycle is None:
+                        return  # handed over to the WebSocket path
+                case RequestEnd():
+                    self.deadline.clear()
+                    cycle = self.cycle
+                    if cycle is not None:
+                        cycle.feed_end()
+                        if cycle.response_state is not _RESPONSE_COMPLETE:
+                            # Anything after this request is pipelined: parse it once the response is done.
+                            self._is_pipeline_paused = True
+                            return
+                case RequestBody(data=data):
+                    self.deadline.clear()  # the body is moving: restart the slow-body clock at the next wait
+                    cycle = self.cycle
+                    if self.shared.limit_request_body is not None and cycle is not None and self._over_body_limit(cycle, len(data)):
                         return
-            elif event is http11.NEED_DATA:
-                cycle = self.cycle
-                if cycle is None:
-                    # Idle, or part of the next head arrived: the head timeout starts with its first bytes.
-                    if not self.deadline.is_set or (self.deadline.is_idle and protocol.has_partial_request):
-                        self.deadline.set(self.shared.config.timeout_request_head)
-                elif not self.deadline.is_set and (
-                    cycle.request_state is RequestState.RECEIVING
-                    and not self._is_reading_paused
-                    and not protocol.is_waiting_for_100_continue
-                ):
-                    # Only while the client is the one expected to send: not while
-                    # we hold it back (paused reading, 100 Continue not yet sent).
-                    self.deadline.set(self.shared.config.timeout_request_body)
-                return
-            elif event is http11.PAUSED:
-                self._is_pipeline_paused = True
-                return
-            else:  # ConnectionClosed
-                self.transport.close()
-                return
+                    if cycle is not None and not cycle.feed_body(data):
+                        self._pause_reading()
+                case Wait.NEED_DATA:
+                    self._wait_for_client()
+                    return
+                case Wait.PAUSED:
+                    self._is_pipeline_paused = True
+                    return
+                case ConnectionClosed():
+                    self.transport.close()
+                    return
 
-    def _start_request(self, request: h11.Request) -> None:
+    def _wait_for_client(self) -> None:
+        """The parser needs more bytes: start the clock on the client, if it is the one expected to send."""
+        if (cycle := self.cycle) is None:
+            # Idle, or part of the next head arrived: the head timeout starts with its first bytes.
+            if not self.deadline.is_set or (self.deadline.is_idle and self.protocol.has_partial_request):
+                self.deadline.set(self.shared.config.timeout_request_head)
+        elif not self.deadline.is_set and (
+            cycle.request_state is RequestState.RECEIVING and not self._is_reading_paused and not self.protocol.is_waiting_for_100_continue
+        ):
+            # Only while the client is the one expected to send: not while
+            # we hold it back (paused reading, 100 Continue not yet sent).
+            self.deadline.set(self.shared.config.timeout_request_body)
+
+    def _start_request(self, head: RequestHead) -> None:
         self.deadline.clear()
         shared = self.shared
-        refusal = shared.refusal(self.protocol.host, self.protocol.content_length)
+        refusal = shared.refusal(head.host, head.content_length)
         if refusal is not None:
-            self._reject(*refusal, request=request)
+            self._reject(*refusal, head=head)
             return
-        headers = self.protocol.headers
-        if self.protocol.has_upgrade and self._upgrade is not None and self._upgrade.wants(headers):
-            self._upgrade.take_over(self, request, headers)
+        if head.has_upgrade and self._upgrade is not None and self._upgrade.wants(head.headers):
+            self._upgrade.take_over(self, head)
             return
         if self._is_closing:
             self.protocol.close_after_response()  # a TLS connection kept past shutdown serves this one request
-        scope = shared.scope_for(request, headers, self.client, self.server)
+        scope = shared.scope_for(head, self.client, self.server)
         self.cycle = cycle = HTTPCycle(scope, self, request_ended=False)
         if shared.is_server_timing:
             # A pipelined request parsed from the buffer counts from now, not from when its bytes came.
@@ -239,10 +240,10 @@ class HTTPConnection(asyncio.Protocol):
         self._reject(413, f"Content Too Large: the request body may be at most {limit} bytes (--limit-request-body).")
         return True
 
-    def _reject(self, status: int, message: str, *, request: h11.Request | None = None) -> None:
+    def _reject(self, status: int, message: str, *, head: RequestHead | None = None) -> None:
         """Answer a request the app never sees (or whose app failed to answer), then close (RFC 9112 section 2.2).
 
-        ``request`` is the head of a request refused before it had a cycle; without
+        ``head`` is the head of a request refused before it had a cycle; without
         either, the access line says ``-`` (the request never parsed).
         """
         if self.protocol.starts_like_tls and self.shared.scheme == "http":
@@ -256,7 +257,7 @@ class HTTPConnection(asyncio.Protocol):
         if data:
             self.write_flow.write(self.transport, data)
         if self.shared.is_access_log:
-            line = head_line(request) if request is not None else request_line(self.cycle.scope) if self.cycle is not None else "-"
+            line = head.line if head is not None else request_line(self.cycle.scope) if self.cycle is not None else "-"
             log_refusal(line, status, len(data), self.client)
         logger.debug("Rejected request from %s: %d %s", self.client, status, message)
         # Answered: closing must not log the request again as one the client left.
@@ -311,7 +312,7 @@ class HTTPConnection(asyncio.Protocol):
             self.shared.tasks.discard(task)
         if exc is not None:
             self._report_app_exception(cycle, exc)
-        if cycle.response_state is ResponseState.COMPLETE or cycle is not self.cycle or self.transport.is_closing():
+        if cycle.response_state is _RESPONSE_COMPLETE or cycle is not self.cycle or self.transport.is_closing():
             return
         if cycle.take_unsent_head() is not None or cycle.response_state is ResponseState.AWAITING_START:
             if exc is None:
@@ -367,7 +368,7 @@ class HTTPConnection(asyncio.Protocol):
                     self.deadline.set(TLS_SHUTDOWN_LINGER_S, is_idle=True)
                 return
             self._close_idle()
-        elif self.cycle.response_state is ResponseState.COMPLETE:
+        elif self.cycle.response_state is _RESPONSE_COMPLETE:
             self.transport.close()
         elif self.shared.scheme == "https" and not self.protocol.is_response_started:
             self.protocol.close_after_response()
@@ -406,7 +407,7 @@ class HTTPConnection(asyncio.Protocol):
 
     def abort(self) -> None:
         """Grace period over: close the connection whatever it is doing."""
-        if self.cycle is not None and self.cycle.response_state is not ResponseState.COMPLETE:
+        if self.cycle is not None and self.cycle.response_state is not _RESPONSE_COMPLETE:
             self.cycle.feed_disconnect()
         self.transport.close()
 
@@ -420,7 +421,7 @@ class HTTPConnection(asyncio.Protocol):
         """The client took none of the buffered response for --timeout-write seconds (a slow reader)."""
         logger.info("Client %s read nothing for %gs; closing (slow reader).", describe_peer(self.client), self.shared.config.timeout_write)
         # abort, not close: close would wait for the client to read what is buffered.
-        if self.cycle is not None and self.cycle.response_state is not ResponseState.COMPLETE:
+        if self.cycle is not None and self.cycle.response_state is not _RESPONSE_COMPLETE:
             self.cycle.feed_disconnect()
         self.transport.abort()
 
@@ -429,20 +430,14 @@ class HTTPConnection(asyncio.Protocol):
         cycle = self.cycle
         if cycle is None:
             if self.protocol.has_partial_request:
-                logger.info(
-                    "Request head from %s not complete within %gs; closing (slow client).",
-                    describe_peer(self.client),
-                    self.shared.config.timeout_request_head,
-                )
+                limit = self.shared.config.timeout_request_head
+                logger.info("Request head from %s not complete within %gs; closing (slow client).", describe_peer(self.client), limit)
                 self._reject(408, "Request Timeout: the request head did not arrive in time.")
             else:
                 self.transport.close()  # idle keep-alive connection
         elif cycle.request_state is RequestState.RECEIVING:
-            logger.info(
-                "Request body from %s stalled for %gs; closing (slow client).",
-                describe_peer(self.client),
-                self.shared.config.timeout_request_body,
-            )
+            limit = self.shared.config.timeout_request_body
+            logger.info("Request body from %s stalled for %gs; closing (slow client).", describe_peer(self.client), limit)
             cycle.feed_disconnect()
             if not self.protocol.is_response_started:
                 self._reject(408, "Request Timeout: the request body stalled.")

@@ -18,11 +18,10 @@ import ssl
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-import h11
-
 from asgidev._types import ASGIApp, Headers
 from asgidev.asgi.lifespan import Lifespan
 from asgidev.config import Config
+from asgidev.protocols.events import RequestHead
 from asgidev.server.connection import HTTPConnection, UpgradeHandler
 from asgidev.server.host_guard import HostGuard, is_loopback_bind
 from asgidev.server.shared import Handoff, ServerShared
@@ -231,5 +230,5 @@ class LazyWebSocketUpgrade:
     def wants(self, headers: Headers) -> bool:
         return self._get().wants(headers)
 
-    def take_over(self, connection: HTTPConnection, request: h11.Request, headers: Headers) -> None:
-        self._get().take_over(connection, request, headers)
+    def take_over(self, connection: HTTPConnection, head: RequestHead) -> None:
+        self._get().take_over(connection, head)

@@ -8,13 +8,12 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import h11
-
 from asgidev._types import ASGIApp, Headers, Scope
 from asgidev.asgi.http import HTTPCycle
 from asgidev.asgi.scope import Address, ProxyTrust, http_scope, websocket_scope
 from asgidev.config import Config
 from asgidev.log import direct_access_console
+from asgidev.protocols.events import RequestHead
 from asgidev.protocols.headers import DefaultHeaders
 from asgidev.server.host_guard import HostGuard, rejection_message
 
@@ -82,8 +81,7 @@ class ServerShared:
 
     def scope_for(
         self,
-        request: h11.Request,
-        headers: Headers,
+        head: RequestHead,
         client: Address,
         server: Address,
         *,
@@ -91,19 +89,16 @@ class ServerShared:
     ) -> Scope:
         """The ASGI scope of a request on this server (a WebSocket one when ``subprotocols`` is given)."""
         common: dict[str, Any] = {
-            "target": request.target,
-            "http_version": request.http_version,
-            "headers": headers,
+            "target": head.target,
+            "http_version": head.http_version,
+            "headers": head.headers,
             "client": client,
             "server": server,
             "scheme": self.scheme,
             "root_path": self.root_path,
             "state": self.lifespan_state,
         }
-        if subprotocols is None:
-            scope = http_scope(method=request.method, **common)
-        else:
-            scope = websocket_scope(subprotocols=subprotocols, **common)
+        scope = http_scope(method=head.method, **common) if subprotocols is None else websocket_scope(subprotocols=subprotocols, **common)
         if self.proxy_trust is not None:
             self.proxy_trust.apply(scope)
         return scope
@@ -124,11 +119,6 @@ def request_line(scope: Scope) -> str:
     if scope["query_string"]:
         target += "?" + scope["query_string"].decode("latin-1")
     return f"{scope['method']} {target} HTTP/{scope['http_version']}"
-
-
-def head_line(request: h11.Request) -> str:
-    """The request line of a request refused before it had a scope (the host guard, a body limit)."""
-    return f"{request.method.decode('latin-1')} {request.target.decode('latin-1')} HTTP/{request.http_version.decode('latin-1')}"
 
 
 def log_refusal(line: str, status: int, body_bytes: int, client: Address | None) -> None:

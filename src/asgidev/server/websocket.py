@@ -1,7 +1,7 @@
 """WebSocket connections: the upgrade from HTTP/1.1 and the ``asyncio.Protocol`` after it.
 
 ``WebSocketUpgrade`` is the HTTP connection's ``UpgradeHandler``: it checks the
-handshake h11 already parsed, builds the scope and switches the transport to a
+handshake head the HTTP/1.1 protocol already parsed, builds the scope and switches the transport to a
 ``WebSocketConnection``, which drives the sans-IO protocol and implements the
 channel the ASGI cycle talks to. Timers (keepalive pings, the closing
 handshake) and backpressure in both directions live here.
@@ -14,12 +14,11 @@ import logging
 import time
 from typing import Final
 
-import h11
-
 from asgidev._types import Headers, Scope
 from asgidev.asgi.http import ClientDisconnectedError
 from asgidev.asgi.websocket import ABNORMAL_CLOSURE, AppState, WebSocketCycle
 from asgidev.protocols import http11, websocket
+from asgidev.protocols.events import RequestHead
 from asgidev.server.app_errors import report_app_exception
 from asgidev.server.connection import HTTPConnection
 from asgidev.server.shared import ServerShared, access_logger
@@ -46,22 +45,22 @@ class WebSocketUpgrade:
     def wants(self, headers: Headers) -> bool:
         return websocket.is_websocket_upgrade(headers)
 
-    def take_over(self, connection: HTTPConnection, request: h11.Request, headers: Headers) -> None:
+    def take_over(self, connection: HTTPConnection, head: RequestHead) -> None:
         shared = self.shared
         transport = connection.transport
         try:
             if shared.is_shutting_down:
                 raise websocket.HandshakeError(503, "Service Unavailable: the server is shutting down.")
-            handshake = websocket.parse_handshake(request.method, request.http_version, headers)
+            handshake = websocket.parse_handshake(head.method, head.http_version, head.headers)
         except websocket.HandshakeError as exc:
             data = connection.protocol.error_response(exc.status_code, exc.message, shared.defaults, exc.headers)
             connection.write_flow.write(transport, data)
             if shared.is_access_log:
-                target = request.target.decode("latin-1")
+                target = head.target.decode("latin-1")
                 access_logger.info('"WebSocket %s" %d %s', target, exc.status_code, exc.message, extra={"status_code": exc.status_code})
             transport.close()
             return
-        scope = shared.scope_for(request, headers, connection.client, connection.server, subprotocols=handshake.subprotocols)
+        scope = shared.scope_for(head, connection.client, connection.server, subprotocols=handshake.subprotocols)
         protocol = websocket.WebSocketProtocol(handshake, max_message_bytes=shared.config.ws_max_size)
         ws = WebSocketConnection(shared, transport, connection.protocol, protocol, scope)
         shared.connections.add(ws)
