@@ -179,7 +179,7 @@ async def read_response(reader: asyncio.StreamReader) -> tuple[bytes, bytes]:
 @pytest.mark.parametrize("sends_next_request", [True, False], ids=["next-request-answered", "idle-closed-after-linger"])
 async def test_idle_tls_connection_at_shutdown(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sends_next_request: bool) -> None:
     """A TLS session cannot be handed to the next worker: the request its client sends as the old worker stops is still answered."""
-    from asgidev.server.connection import TLS_SHUTDOWN_LINGER_S
+    from asgidev.server.connection_ending import TLS_SHUTDOWN_LINGER_S
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     config = Config(port=0, access_log=False, lifespan="off", https=True)

@@ -86,7 +86,6 @@ class WebSocketCycle:
 
     __slots__ = (
         "_head",
-        "_is_full",
         "_queue",
         "_queued_bytes",
         "_waiter",
@@ -94,6 +93,7 @@ class WebSocketCycle:
         "channel",
         "disconnect_code",
         "disconnect_reason",
+        "is_full",
         "peer_state",
         "scope",
         "started_at",
@@ -112,7 +112,8 @@ class WebSocketCycle:
         self.started_at = time.perf_counter()
         self._queue: collections.deque[str | bytes] = collections.deque()
         self._queued_bytes = 0
-        self._is_full = False
+        # The queue is at its limit: the channel reads no more until the app takes a message.
+        self.is_full = False
         self._waiter: asyncio.Future[None] | None = None
         self._head: tuple[int, Headers] | None = None
 
@@ -123,8 +124,8 @@ class WebSocketCycle:
         self._queue.append(data)
         self._queued_bytes += len(data)
         self._wake()
-        self._is_full = len(self._queue) >= MAX_QUEUED_MESSAGES or self._queued_bytes >= MAX_QUEUED_BYTES
-        return not self._is_full
+        self.is_full = len(self._queue) >= MAX_QUEUED_MESSAGES or self._queued_bytes >= MAX_QUEUED_BYTES
+        return not self.is_full
 
     def feed_disconnect(self, code: int, reason: str = "") -> None:
         """The connection ended; the first code reported is the one the app sees."""
@@ -165,8 +166,8 @@ class WebSocketCycle:
             if self._queue:
                 data = self._queue.popleft()
                 self._queued_bytes -= len(data)
-                if self._is_full:
-                    self._is_full = False
+                if self.is_full:
+                    self.is_full = False
                     self.channel.resume_receiving(self)
                 # Only the key that carries the message: some apps test with ``"text" in message``.
                 if type(data) is str:

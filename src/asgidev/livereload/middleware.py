@@ -22,7 +22,7 @@ from urllib.parse import parse_qs
 
 from asgidev._types import ASGIApp, Message, Receive, Scope, Send
 from asgidev.config import Config
-from asgidev.server.host_guard import HostGuard, origin_authority
+from asgidev.host_guard import HostGuard, origin_authority
 
 logger = logging.getLogger(__name__)
 

@@ -18,12 +18,12 @@ RFC 9112 section 6 (message body length) and 9.3 (persistence).
 
 from __future__ import annotations
 
-import enum
 import http
 from typing import Final
 
 import h11
 
+from asgidev.protocols import exchange_state as state
 from asgidev.protocols.chunked import ChunkedBody, ChunkedFramingError, Progress
 from asgidev.protocols.events import (
     CONNECTION_CLOSED,
@@ -62,52 +62,6 @@ _CONTINUE: Final = b"HTTP/1.1 100 Continue\r\n\r\n"
 _REQUEST_DONE_STATES: Final = frozenset({h11.DONE, h11.MIGHT_SWITCH_PROTOCOL})  # type: ignore[attr-defined]  # not in h11's __all__
 
 
-class BodyEnd(enum.Enum):
-    """Whether the current request's end is known without asking h11. The only request-end state there is.
-
-    A request without a body ends with its head: its end is returned without
-    another pass through h11, about a fifth of the parsing cost of a GET.
-
-    ASK_H11 -> (a head declaring no body, no Upgrade, no Expect) -> OWED
-    OWED -> (next_event returns the RequestEnd) -> KNOWN
-    ASK_H11 -> (the last chunk of a chunked body, decoded here) -> KNOWN
-    any -> (start_next_cycle) -> ASK_H11
-    """
-
-    ASK_H11 = enum.auto()
-    OWED = enum.auto()
-    KNOWN = enum.auto()
-
-
-class Framing(enum.Enum):
-    """How the current response body is delimited (RFC 9112 section 6.3).
-
-    NOT_STARTED -> (response_head) -> NO_BODY | CONTENT_LENGTH | CHUNKED | UNTIL_CLOSE -> (end) -> COMPLETE
-    COMPLETE -> (start_next_cycle) -> NOT_STARTED
-    """
-
-    NOT_STARTED = enum.auto()
-    NO_BODY = enum.auto()  # HEAD, 1xx, 204, 304: headers only
-    CONTENT_LENGTH = enum.auto()
-    CHUNKED = enum.auto()
-    UNTIL_CLOSE = enum.auto()  # HTTP/1.0 client without Content-Length
-    COMPLETE = enum.auto()
-
-
-# The members the per-request path compares against, bound once as module globals: on
-# Python 3.11 reading an enum member through its class goes through EnumType.__getattr__,
-# about 900 instructions under callgrind against 20 for a global, and a GET reads a dozen.
-_NOT_STARTED: Final = Framing.NOT_STARTED
-_NO_BODY: Final = Framing.NO_BODY
-_CONTENT_LENGTH: Final = Framing.CONTENT_LENGTH
-_CHUNKED: Final = Framing.CHUNKED
-_UNTIL_CLOSE: Final = Framing.UNTIL_CLOSE
-_COMPLETE: Final = Framing.COMPLETE
-_ASK_H11: Final = BodyEnd.ASK_H11
-_OWED: Final = BodyEnd.OWED
-_KNOWN: Final = BodyEnd.KNOWN
-
-
 class HTTP11Protocol:
     """One server-side HTTP/1.1 connection: h11 reads requests, we frame responses."""
 
@@ -132,11 +86,11 @@ class HTTP11Protocol:
         # overlong request line (414) from an overlong header block (431).
         self._head_start = b""
         self._skipped_empty_bytes = 0
-        self._body_end = _ASK_H11
+        self._body_end = state.ASK_H11
         self._method = b""
         self._version = b"1.1"
         self._is_keep_alive = True
-        self._framing = _NOT_STARTED
+        self._framing = state.NOT_STARTED
         self._remaining = 0
         self._has_sent_continue = False
         # The current request's chunked body decoder; h11 is fed nothing more once it exists.
@@ -179,9 +133,9 @@ class HTTP11Protocol:
             HTTPProtocolError: the bytes are not an HTTP/1.1 request we serve.
         """
         body_end = self._body_end
-        if body_end is not _ASK_H11:
-            if body_end is _OWED:
-                self._body_end = _KNOWN
+        if body_end is not state.ASK_H11:
+            if body_end is state.OWED:
+                self._body_end = state.KNOWN
                 return REQUEST_END
             # h11 still expects a body we know is absent: answer as it would once done.
             trailing, is_closed = self._pending()
@@ -218,7 +172,7 @@ class HTTP11Protocol:
         # RFC 9112 section 6.3: a request with neither header has no body. Upgrade
         # and Expect requests take h11's path, which tracks their extra states.
         if not is_chunked and not head.content_length and not head.has_upgrade and not self._conn.they_are_waiting_for_100_continue:
-            self._body_end = _OWED
+            self._body_end = state.OWED
         if is_chunked:
             # h11 accepted it, so it is exactly "chunked": the body is ours to decode.
             self._chunked = ChunkedBody(*self._conn.trailing_data)
@@ -232,7 +186,7 @@ class HTTP11Protocol:
         if data is Progress.NEED_DATA:
             return NEED_DATA
         if data is Progress.END:
-            self._body_end = _KNOWN
+            self._body_end = state.KNOWN
             return REQUEST_END
         return RequestBody(data)
 
@@ -260,12 +214,12 @@ class HTTP11Protocol:
     @property
     def is_waiting_for_100_continue(self) -> bool:
         """The client sent ``Expect: 100-continue`` and still awaits our go-ahead."""
-        return self._is_client_waiting_for_100() and not self._has_sent_continue and self._framing is _NOT_STARTED
+        return self._is_client_waiting_for_100() and not self._has_sent_continue and self._framing is state.NOT_STARTED
 
     @property
     def is_response_started(self) -> bool:
         """A response head has been produced for the current request."""
-        return self._framing is not _NOT_STARTED
+        return self._framing is not state.NOT_STARTED
 
     @property
     def is_keep_alive_ready(self) -> bool:
@@ -273,8 +227,8 @@ class HTTP11Protocol:
         # An Upgrade request leaves h11 in MIGHT_SWITCH_PROTOCOL: asgidev performs
         # upgrades it serves before this point, so here it was an ordinary request
         # (RFC 9110 section 7.8: a server may ignore Upgrade) and its exchange is done.
-        is_request_done = self._body_end is _KNOWN or self._conn.their_state in _REQUEST_DONE_STATES
-        return self._is_keep_alive and self._framing is _COMPLETE and is_request_done
+        is_request_done = self._body_end is state.KNOWN or self._conn.their_state in _REQUEST_DONE_STATES
+        return self._is_keep_alive and self._framing is state.COMPLETE and is_request_done
 
     @property
     def trailing_data(self) -> bytes:
@@ -295,8 +249,8 @@ class HTTP11Protocol:
         self._conn = h11.Connection(h11.SERVER, max_incomplete_event_size=MAX_HEAD_BYTES)
         self._head_start = b""
         self._skipped_empty_bytes = 0
-        self._body_end = _ASK_H11
-        self._framing = _NOT_STARTED
+        self._body_end = state.ASK_H11
+        self._framing = state.NOT_STARTED
         self._has_sent_continue = False
         self._method = b""
         self._version = b"1.1"
@@ -330,7 +284,7 @@ class HTTP11Protocol:
         Raises:
             InvalidResponseError: invalid status or header from the app.
         """
-        if self._framing is not _NOT_STARTED:
+        if self._framing is not state.NOT_STARTED:
             raise InvalidResponseError("a response was already started")
         if status_code < 200:
             raise InvalidResponseError("1xx statuses are interim; send a final status (200 or more)")
@@ -358,27 +312,27 @@ class HTTP11Protocol:
         if defaults is not None:
             lines[1] = defaults.lines() if overridden is None else defaults.lines_without(overridden)
         if status_code < 200 or status_code in (204, 304):
-            self._framing = _NO_BODY
+            self._framing = state.NO_BODY
         elif self._method == b"HEAD":
             # Same headers as the GET would get, no body (RFC 9110 section 9.3.2).
-            self._framing = _NO_BODY
+            self._framing = state.NO_BODY
             if length == -1 and complete_body is not None:
                 lines.append(b"content-length: %d\r\n" % len(complete_body))
         elif length != -1:
-            self._framing = _CONTENT_LENGTH
+            self._framing = state.CONTENT_LENGTH
             self._remaining = length
         elif complete_body is not None:
-            self._framing = _CONTENT_LENGTH
+            self._framing = state.CONTENT_LENGTH
             self._remaining = len(complete_body)
             lines.append(b"content-length: %d\r\n" % len(complete_body))
         elif self._version == b"1.1":
-            self._framing = _CHUNKED
+            self._framing = state.CHUNKED
             lines.append(b"transfer-encoding: chunked\r\n")
         else:
-            self._framing = _UNTIL_CLOSE
+            self._framing = state.UNTIL_CLOSE
             self._is_keep_alive = False
-        self.sends_body = self._framing is not _NO_BODY
-        is_body_unread = self._body_end is _ASK_H11 and self._conn.their_state is h11.SEND_BODY
+        self.sends_body = self._framing is not state.NO_BODY
+        is_body_unread = self._body_end is state.ASK_H11 and self._conn.their_state is h11.SEND_BODY
         if self._is_client_waiting_for_100() or is_body_unread:
             # Answering before reading the whole body: the client may or may not
             # send it, so this connection cannot safely carry another request.
@@ -395,16 +349,16 @@ class HTTP11Protocol:
             InvalidResponseError: more data than the declared Content-Length.
         """
         framing = self._framing
-        if not data or framing is _NO_BODY:
+        if not data or framing is state.NO_BODY:
             return b""
-        if framing is _CONTENT_LENGTH:
+        if framing is state.CONTENT_LENGTH:
             self._remaining -= len(data)
             if self._remaining < 0:
                 raise InvalidResponseError("the app sent more body than its Content-Length declared")
             return data
-        if framing is _CHUNKED:
+        if framing is state.CHUNKED:
             return b"%x\r\n%s\r\n" % (len(data), data)
-        if framing is _UNTIL_CLOSE:
+        if framing is state.UNTIL_CLOSE:
             return data
         raise InvalidResponseError("body sent outside a response")
 
@@ -415,13 +369,13 @@ class HTTP11Protocol:
             InvalidResponseError: less body than the declared Content-Length.
         """
         framing = self._framing
-        self._framing = _COMPLETE
-        if framing is _CHUNKED:
+        self._framing = state.COMPLETE
+        if framing is state.CHUNKED:
             return b"0\r\n\r\n"
-        if framing is _CONTENT_LENGTH and self._remaining:
+        if framing is state.CONTENT_LENGTH and self._remaining:
             self._is_keep_alive = False
             raise InvalidResponseError(f"the response ended {self._remaining} bytes short of its Content-Length")
-        if framing is _UNTIL_CLOSE:
+        if framing is state.UNTIL_CLOSE:
             self._is_keep_alive = False
         return b""
 
@@ -432,7 +386,7 @@ class HTTP11Protocol:
 
         Returns ``b""`` when a response has already started and none can be sent.
         """
-        if self._framing is not _NOT_STARTED:
+        if self._framing is not state.NOT_STARTED:
             return b""
         body = (message + "\n").encode("utf-8", "replace")
         self._is_keep_alive = False

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import time
 from typing import Final, Protocol
 
@@ -20,9 +19,12 @@ from asgidev.asgi.http import HTTPCycle, RequestState, ResponseState
 from asgidev.protocols import http11
 from asgidev.protocols.events import ConnectionClosed, RequestBody, RequestEnd, RequestHead, Wait
 from asgidev.server import timing
+from asgidev.server.access_log import log_refusal, log_response, request_line
 from asgidev.server.app_errors import report_app_exception
+from asgidev.server.connection_ending import ConnectionEnding
+from asgidev.server.connection_state import CLOSING, HANDOFF_WAITING, HOLDING, HOLDING_PAUSED, PARSING, PAUSED, SERVING, Phase, Reading
 from asgidev.server.deadline import Deadline
-from asgidev.server.shared import ServerShared, log_access, log_refusal, request_line
+from asgidev.server.shared import ServerShared
 from asgidev.server.write_flow import WriteFlow
 from asgidev.sockets import describe_peer, peer_address
 
@@ -32,10 +34,6 @@ logger = logging.getLogger(__name__)
 # being produced, before we stop reading: bounds memory against a client that
 # pipelines without end (the next requests wait in the kernel instead).
 MAX_PIPELINED_BYTES = 64 * 1024
-# How long an idle HTTPS connection stays open once a reload or shutdown begins: a TLS
-# session cannot be handed on, and closing it at once fails a request sent that instant.
-# A busy client's next request comes well within it and gets Connection: close (docs/reloading.md).
-TLS_SHUTDOWN_LINGER_S = 1.0
 # Read on every request, so bound once (Python 3.11 reads enum members slowly: see asgi/http.py).
 _RESPONSE_COMPLETE: Final = ResponseState.COMPLETE
 
@@ -50,16 +48,13 @@ class UpgradeHandler(Protocol):
         """Switch the transport to the new protocol; the HTTP connection is done."""
 
 
-class HTTPConnection(asyncio.Protocol):
+class HTTPConnection(ConnectionEnding, asyncio.Protocol):
     """Serves requests from one client in order, one at a time (RFC 9112 section 9.3.2)."""
 
     __slots__ = (
         "_initial_data",
-        "_is_closing",
-        "_is_handoff_waiting",
-        "_is_pipeline_paused",
-        "_is_reading_paused",
         "_pipelined_bytes",
+        "_reading",
         "_received_at",
         "_upgrade",
         "client",
@@ -85,14 +80,13 @@ class HTTPConnection(asyncio.Protocol):
         self.task: asyncio.Task[None] | None = None
         self.deadline = Deadline(self.loop, self._on_timeout)
         self.write_flow = WriteFlow(self.loop, shared.config.timeout_write, self._on_write_stall)
-        self._is_reading_paused = False
-        self._is_pipeline_paused = False
+        self._reading: Reading = PARSING
+        self._phase: Phase = SERVING
+        # Bytes held unparsed while HOLDING (connection_state.Reading).
         self._pipelined_bytes = 0
-        self._is_closing = False
         self._upgrade = upgrade
         # Bytes a previous worker had already read from this client (reload handoff).
         self._initial_data = initial_data
-        self._is_handoff_waiting = False
         # With --server-timing: when the bytes that may complete a request head arrived.
         self._received_at = 0.0
 
@@ -109,8 +103,8 @@ class HTTPConnection(asyncio.Protocol):
             # Accepted just before the listener closed: pass it on (or close it)
             # now. A TLS connection cannot be passed on, and its client is about
             # to send a request: answer that one here, then close.
-            self._is_closing = True
-            if self.shared.scheme != "https":
+            self._phase = CLOSING
+            if not self.shared.is_tls:
                 self._close_idle()
                 return
         self.deadline.set(self.shared.config.timeout_request_head)
@@ -122,7 +116,8 @@ class HTTPConnection(asyncio.Protocol):
         if self.shared.is_server_timing:
             self._received_at = time.perf_counter()
         self.protocol.receive_data(data)
-        if self._is_pipeline_paused:
+        reading = self._reading
+        if reading is HOLDING or reading is HOLDING_PAUSED:
             self._pipelined_bytes += len(data)
             if self._pipelined_bytes > MAX_PIPELINED_BYTES:
                 self._pause_reading()
@@ -142,7 +137,7 @@ class HTTPConnection(asyncio.Protocol):
             cycle.feed_disconnect()
             if cycle.status and self.shared.is_access_log:
                 # A stream the client left (a closed SSE tab) still gets its line.
-                log_access(cycle, cycle.body_bytes, "client disconnected")
+                log_response(cycle, cycle.body_bytes, "client disconnected")
         self.write_flow.stop()
 
     def pause_writing(self) -> None:
@@ -150,8 +145,8 @@ class HTTPConnection(asyncio.Protocol):
 
     def resume_writing(self) -> None:
         self.write_flow.resume()
-        if self._is_handoff_waiting:
-            self._is_handoff_waiting = False
+        if self._phase is HANDOFF_WAITING:
+            self._phase = CLOSING
             self._close_idle()
 
     # -- parsing ------------------------------------------------------------------
@@ -176,12 +171,12 @@ class HTTPConnection(asyncio.Protocol):
                         cycle.feed_end()
                         if cycle.response_state is not _RESPONSE_COMPLETE:
                             # Anything after this request is pipelined: parse it once the response is done.
-                            self._is_pipeline_paused = True
+                            self._hold()
                             return
                 case RequestBody(data=data):
                     self.deadline.clear()  # the body is moving: restart the slow-body clock at the next wait
                     cycle = self.cycle
-                    if self.shared.limit_request_body is not None and cycle is not None and self._over_body_limit(cycle, len(data)):
+                    if cycle is not None and self.shared.policy.limit_request_body is not None and self._over_body_limit(cycle, len(data)):
                         return
                     if cycle is not None and not cycle.feed_body(data):
                         self._pause_reading()
@@ -189,7 +184,7 @@ class HTTPConnection(asyncio.Protocol):
                     self._wait_for_client()
                     return
                 case Wait.PAUSED:
-                    self._is_pipeline_paused = True
+                    self._hold()
                     return
                 case ConnectionClosed():
                     self.transport.close()
@@ -202,7 +197,9 @@ class HTTPConnection(asyncio.Protocol):
             if not self.deadline.is_set or (self.deadline.is_idle and self.protocol.has_partial_request):
                 self.deadline.set(self.shared.config.timeout_request_head)
         elif not self.deadline.is_set and (
-            cycle.request_state is RequestState.RECEIVING and not self._is_reading_paused and not self.protocol.is_waiting_for_100_continue
+            cycle.request_state is RequestState.RECEIVING
+            and (self._reading is PARSING or self._reading is HOLDING)
+            and not self.protocol.is_waiting_for_100_continue
         ):
             # Only while the client is the one expected to send: not while
             # we hold it back (paused reading, 100 Continue not yet sent).
@@ -211,14 +208,14 @@ class HTTPConnection(asyncio.Protocol):
     def _start_request(self, head: RequestHead) -> None:
         self.deadline.clear()
         shared = self.shared
-        refusal = shared.refusal(head.host, head.content_length)
+        refusal = shared.policy.refusal(head, shared.active_requests)
         if refusal is not None:
             self._reject(*refusal, head=head)
             return
         if head.has_upgrade and self._upgrade is not None and self._upgrade.wants(head.headers):
             self._upgrade.take_over(self, head)
             return
-        if self._is_closing:
+        if self._phase is not SERVING:
             self.protocol.close_after_response()  # a TLS connection kept past shutdown serves this one request
         scope = shared.scope_for(head, self.client, self.server)
         self.cycle = cycle = HTTPCycle(scope, self, request_ended=False)
@@ -233,11 +230,11 @@ class HTTPConnection(asyncio.Protocol):
     def _over_body_limit(self, cycle: HTTPCycle, size: int) -> bool:
         """Count body bytes against --limit-request-body (chunked bodies have no length up front)."""
         cycle.received_bytes += size
-        limit = self.shared.limit_request_body
-        if limit is None or cycle.received_bytes <= limit:
+        refusal = self.shared.policy.body_refusal(cycle.received_bytes)
+        if refusal is None:
             return False
         cycle.feed_disconnect()
-        self._reject(413, f"Content Too Large: the request body may be at most {limit} bytes (--limit-request-body).")
+        self._reject(*refusal)
         return True
 
     def _reject(self, status: int, message: str, *, head: RequestHead | None = None) -> None:
@@ -246,7 +243,7 @@ class HTTPConnection(asyncio.Protocol):
         ``head`` is the head of a request refused before it had a cycle; without
         either, the access line says ``-`` (the request never parsed).
         """
-        if self.protocol.starts_like_tls and self.shared.scheme == "http":
+        if self.protocol.starts_like_tls and not self.shared.is_tls:
             logger.warning(
                 "A client from %s spoke TLS to this port: this server speaks HTTP, not HTTPS. Use http:// URLs (or start asgidev with --https).",
                 describe_peer(self.client),
@@ -272,8 +269,8 @@ class HTTPConnection(asyncio.Protocol):
         if self.protocol.is_waiting_for_100_continue:
             self.write_flow.write(self.transport, self.protocol.continue_response())
             self.deadline.set(self.shared.config.timeout_request_body)
-        if self._is_reading_paused and not self._is_pipeline_paused:
-            self._is_reading_paused = False
+        if self._reading is PAUSED:
+            self._reading = PARSING
             self.transport.resume_reading()
             self.deadline.set(self.shared.config.timeout_request_body)
 
@@ -336,7 +333,7 @@ class HTTPConnection(asyncio.Protocol):
         protocol = self.protocol
         if self.shared.is_access_log:
             # A HEAD (or 204/304) response sends none of the body the app produced.
-            log_access(cycle, cycle.body_bytes if protocol.sends_body else 0)
+            log_response(cycle, cycle.body_bytes if protocol.sends_body else 0)
         if not protocol.is_keep_alive_ready:
             # The exchange cannot be followed by another (Connection: close,
             # HTTP/1.0, unread body).
@@ -345,75 +342,27 @@ class HTTPConnection(asyncio.Protocol):
         has_buffered = protocol.start_next_cycle()
         self.cycle = None
         self.task = None
-        if self._is_closing:
+        if self._phase is not SERVING:
             self._close_idle()
             return
         self.deadline.set(self.shared.config.timeout_keep_alive, is_idle=True)
-        if self._is_reading_paused:
+        reading = self._reading
+        if reading is PAUSED or reading is HOLDING_PAUSED:
             # Paused for body backpressure or pipelining: the next request may be waiting.
-            self._is_reading_paused = False
             self.transport.resume_reading()
-        self._is_pipeline_paused = False
+        self._reading = PARSING
         self._pipelined_bytes = 0
         if has_buffered:
             self._process()
 
-    def shutdown(self) -> None:
-        """Stop after the current response; close (or hand off) now if idle."""
-        self._is_closing = True
-        if self.cycle is None:
-            if self.shared.scheme == "https":
-                # Not passed on (see _close_idle): a request on its way is answered, then the connection closes.
-                if not self.protocol.has_partial_request:
-                    self.deadline.set(TLS_SHUTDOWN_LINGER_S, is_idle=True)
-                return
-            self._close_idle()
-        elif self.cycle.response_state is _RESPONSE_COMPLETE:
-            self.transport.close()
-        elif self.shared.scheme == "https" and not self.protocol.is_response_started:
-            self.protocol.close_after_response()
+    def _hold(self) -> None:
+        """Keep what follows the current request unparsed until its response is done."""
+        self._reading = HOLDING_PAUSED if self._reading is PAUSED else HOLDING
 
-    def _close_idle(self) -> None:
-        """Between requests while shutting down: pass the connection to the next worker, or close it.
-
-        Handing over (rather than closing) is what keeps a reload from failing
-        a keep-alive client that sends its next request at that very moment.
-        """
-        handoff = self.shared.handoff
-        transport = self.transport
-        sock = transport.get_extra_info("socket")
-        # A TLS session lives in this process: its socket cannot be passed on.
-        # Closing it cleanly (close_notify) lets the client open a new one.
-        if handoff is None or sock is None or transport.is_closing() or self.shared.scheme == "https":
-            transport.close()
-            return
-        if transport.get_write_buffer_size():
-            # The last response is still being sent: hand over once it is out.
-            # A zero high-water mark makes asyncio call resume_writing exactly then.
-            # Meanwhile read nothing: a next request must reach the new worker whole.
-            self._is_handoff_waiting = True
-            self._pause_reading()
-            transport.set_write_buffer_limits(high=0)
-            return
-        fd = os.dup(sock.fileno())
-        pending = self.protocol.trailing_data
-        transport.abort()  # closes our descriptor only; the duplicate keeps the socket open
-        handoff(fd, pending)
-
-    def hand_over(self) -> None:
-        """An upgrade took over the transport: stop tracking it as an HTTP connection."""
-        self.deadline.stop()
-        self.shared.connections.discard(self)
-
-    def abort(self) -> None:
-        """Grace period over: close the connection whatever it is doing."""
-        if self.cycle is not None and self.cycle.response_state is not _RESPONSE_COMPLETE:
-            self.cycle.feed_disconnect()
-        self.transport.close()
-
-    def _pause_reading(self) -> None:
-        if not self._is_reading_paused:
-            self._is_reading_paused = True
+    def _pause_reading(self) -> None:  # ConnectionEnding's too
+        reading = self._reading
+        if reading is PARSING or reading is HOLDING:
+            self._reading = PAUSED if reading is PARSING else HOLDING_PAUSED
             self.transport.pause_reading()
             self.deadline.clear()  # the app, not the client, is holding things up
 

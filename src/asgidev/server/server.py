@@ -21,9 +21,9 @@ from contextlib import asynccontextmanager
 from asgidev._types import ASGIApp, Headers
 from asgidev.asgi.lifespan import Lifespan
 from asgidev.config import Config
+from asgidev.host_guard import HostGuard, is_loopback_bind
 from asgidev.protocols.events import RequestHead
 from asgidev.server.connection import HTTPConnection, UpgradeHandler
-from asgidev.server.host_guard import HostGuard, is_loopback_bind
 from asgidev.server.shared import Handoff, ServerShared
 from asgidev.server.timing import is_server_timing_on
 from asgidev.sockets import LISTEN_BACKLOG

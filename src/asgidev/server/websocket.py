@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from typing import Final
 
 from asgidev._types import Headers, Scope
@@ -19,9 +18,11 @@ from asgidev.asgi.http import ClientDisconnectedError
 from asgidev.asgi.websocket import ABNORMAL_CLOSURE, AppState, WebSocketCycle
 from asgidev.protocols import http11, websocket
 from asgidev.protocols.events import RequestHead
+from asgidev.server import access_log
+from asgidev.server.access_log import ClosedBy
 from asgidev.server.app_errors import report_app_exception
 from asgidev.server.connection import HTTPConnection
-from asgidev.server.shared import ServerShared, access_logger
+from asgidev.server.shared import ServerShared
 from asgidev.server.write_flow import WriteFlow
 
 logger = logging.getLogger(__name__)
@@ -56,8 +57,7 @@ class WebSocketUpgrade:
             data = connection.protocol.error_response(exc.status_code, exc.message, shared.defaults, exc.headers)
             connection.write_flow.write(transport, data)
             if shared.is_access_log:
-                target = head.target.decode("latin-1")
-                access_logger.info('"WebSocket %s" %d %s', target, exc.status_code, exc.message, extra={"status_code": exc.status_code})
+                access_log.log_websocket_refused(head.target.decode("latin-1"), exc.status_code, exc.message)
             transport.close()
             return
         scope = shared.scope_for(head, connection.client, connection.server, subprotocols=handshake.subprotocols)
@@ -89,16 +89,14 @@ class WebSocketConnection(asyncio.Protocol):
         self.cycle = WebSocketCycle(scope, self)
         self.task: asyncio.Task[None] | None = None
         self.write_flow = WriteFlow(self.loop, shared.config.timeout_write, self._on_write_stall)
-        self._is_app_full = False
+        # Mirrors the transport: paused while the app's queue is full, the client does not read, or too much is unparsed.
         self._is_reading_paused = False
-        self._is_shutting_down = False
         self._ping_timer: asyncio.TimerHandle | None = None
         self._pong_timer: asyncio.TimerHandle | None = None
         self._close_timer: asyncio.TimerHandle | None = None
         self._pings_sent = 0
-        # Who started ending the connection and with which code, for the access log.
-        self._close_code: int | None = None
-        self._closed_by = ""
+        # The code the connection ended with and who started ending it, for the access log.
+        self._ending: tuple[int, ClosedBy] | None = None
 
     def start(self, pending: bytes) -> None:
         """Run the app; ``pending`` are bytes read after the handshake request."""
@@ -126,11 +124,8 @@ class WebSocketConnection(asyncio.Protocol):
         cycle.feed_disconnect(ABNORMAL_CLOSURE)  # unless a close frame told the app already
         self.write_flow.stop()
         if self.shared.is_access_log and cycle.status == 101:
-            elapsed = time.perf_counter() - cycle.started_at
-            code = self._close_code if self._close_code is not None else cycle.disconnect_code
-            access_logger.info(
-                '"WebSocket %s" closed %d by %s after %.1fs', _target(cycle.scope), code, self._closed_by or "client", elapsed
-            )
+            code, closed_by = self._ending if self._ending is not None else (cycle.disconnect_code, ClosedBy.CLIENT)
+            access_log.log_websocket_closed(cycle.scope, code, closed_by, cycle.started_at)
 
     def pause_writing(self) -> None:
         self.write_flow.pause()
@@ -145,10 +140,10 @@ class WebSocketConnection(asyncio.Protocol):
         protocol = self.protocol
         cycle = self.cycle
         # Parse only while the app has room and the client reads our pongs.
-        while not (self._is_app_full or self.write_flow.is_paused):
+        while not (cycle.is_full or self.write_flow.is_paused):
             event = protocol.next_event()
             if type(event) is websocket.Message:
-                self._is_app_full = not cycle.feed_message(event.data)
+                cycle.feed_message(event.data)
             elif event is websocket.PONG:
                 if self._pong_timer is not None:
                     self._pong_timer.cancel()
@@ -161,7 +156,7 @@ class WebSocketConnection(asyncio.Protocol):
         pongs = protocol.data_to_send()
         if pongs:
             self.write_flow.write(self.transport, pongs)
-        should_pause = self._is_app_full or self.write_flow.is_paused or protocol.unparsed_bytes > MAX_UNPARSED_BYTES
+        should_pause = cycle.is_full or self.write_flow.is_paused or protocol.unparsed_bytes > MAX_UNPARSED_BYTES
         if should_pause != self._is_reading_paused and not self.transport.is_closing():
             self._is_reading_paused = should_pause
             if should_pause:
@@ -173,9 +168,8 @@ class WebSocketConnection(asyncio.Protocol):
         """The connection is over: flush the last frame, tell the app, drop TCP."""
         if not closed.by_peer:
             logger.info("Closing WebSocket from %s: %s (%d).", self.cycle.scope["client"], closed.reason, closed.code)
-        if self._close_code is None:
-            self._close_code = closed.code
-            self._closed_by = "client" if closed.by_peer else "server"
+        if self._ending is None:
+            self._ending = (closed.code, ClosedBy.CLIENT if closed.by_peer else ClosedBy.SERVER)
         data = self.protocol.data_to_send()
         if data and not self.transport.is_closing():
             self.write_flow.write(self.transport, data)
@@ -197,11 +191,12 @@ class WebSocketConnection(asyncio.Protocol):
             raise RuntimeError(f"ASGI app sent an invalid 'websocket.accept': {exc}.") from None
         self.write_flow.write(self.transport, data)
         if self.shared.is_access_log:
-            access_logger.info('"WebSocket %s" 101 accepted', _target(cycle.scope), extra={"status_code": 101})
+            access_log.log_websocket_accepted(cycle.scope)
         interval = self.shared.config.ws_ping_interval
         if interval:
             self._ping_timer = self.loop.call_later(interval, self._send_ping)
-        if self._is_shutting_down:
+        if self.shared.is_shutting_down:
+            # Shutdown came while the app was deciding: it accepted, so it hears the restart at once.
             self._close(SERVICE_RESTART, "Server restarting")
         self._process()
 
@@ -238,13 +233,10 @@ class WebSocketConnection(asyncio.Protocol):
         self.write_flow.write(self.transport, data)
         if end:
             if self.shared.is_access_log:
-                elapsed_ms = (time.perf_counter() - cycle.started_at) * 1000
-                target = _target(cycle.scope)
-                access_logger.info('"WebSocket %s" %d denied %.1fms', target, cycle.status, elapsed_ms, extra={"status_code": cycle.status})
+                access_log.log_websocket_denied(cycle.scope, cycle.status, cycle.started_at)
             self.transport.close()
 
     def resume_receiving(self, cycle: WebSocketCycle) -> None:
-        self._is_app_full = False
         self._process()
 
     def wait_writable(self) -> asyncio.Future[None] | None:
@@ -283,7 +275,7 @@ class WebSocketConnection(asyncio.Protocol):
         if data:
             self.write_flow.write(self.transport, data)
         if self.shared.is_access_log:
-            access_logger.info('"WebSocket %s" %d', _target(self.cycle.scope), status, extra={"status_code": status})
+            access_log.log_websocket_failed(self.cycle.scope, status)
         self.transport.close()
 
     # -- closing, keepalive, shutdown --------------------------------------------------
@@ -294,8 +286,8 @@ class WebSocketConnection(asyncio.Protocol):
         if not data or self.transport.is_closing():
             return
         self.write_flow.write(self.transport, data)
-        if self._close_code is None:
-            self._close_code, self._closed_by = code, "server"
+        if self._ending is None:
+            self._ending = (code, ClosedBy.SERVER)
         if self._close_timer is None:
             self._close_timer = self.loop.call_later(CLOSE_TIMEOUT_S, self._on_close_timeout)
 
@@ -308,8 +300,8 @@ class WebSocketConnection(asyncio.Protocol):
         logger.info(
             "WebSocket client %s read nothing for %gs; closing (slow reader).", self.cycle.scope["client"], self.shared.config.timeout_write
         )
-        if self._close_code is None:
-            self._close_code, self._closed_by = ABNORMAL_CLOSURE, "server"
+        if self._ending is None:
+            self._ending = (ABNORMAL_CLOSURE, ClosedBy.SERVER)
         self.transport.abort()  # a close frame could not get through either
 
     def _send_ping(self) -> None:
@@ -330,20 +322,13 @@ class WebSocketConnection(asyncio.Protocol):
 
     def shutdown(self) -> None:
         """Ask the client to reconnect later (1012, service restart); the app gets the grace period to finish."""
-        self._is_shutting_down = True
         if self.protocol.state is websocket.State.OPEN:
             self._close(SERVICE_RESTART, "Server restarting")
 
     def abort(self) -> None:
         """Grace period over: close with 1012 and drop the connection."""
         self._close(SERVICE_RESTART, "Server restarting")
-        if self._close_code is None:
-            self._close_code, self._closed_by = SERVICE_RESTART, "server"
+        if self._ending is None:
+            self._ending = (SERVICE_RESTART, ClosedBy.SERVER)
         self.cycle.feed_disconnect(SERVICE_RESTART, "Server restarting")
         self.transport.close()
-
-
-def _target(scope: Scope) -> str:
-    raw_path: bytes = scope["raw_path"]
-    query: bytes = scope["query_string"]
-    return raw_path.decode("latin-1") + ("?" + query.decode("latin-1") if query else "")

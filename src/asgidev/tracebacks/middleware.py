@@ -36,7 +36,7 @@ from asgidev._types import ASGIApp, Message, Receive, Scope, Send
 from asgidev.asgi.disconnect import is_client_disconnect
 from asgidev.config import Config
 from asgidev.editors import link_template
-from asgidev.server.host_guard import HostGuard, is_loopback_bind
+from asgidev.host_guard import HostGuard, is_loopback_bind
 from asgidev.tracebacks.handled import handled_exception, observe
 from asgidev.tracebacks.negotiation import Wanted, wanted_format
 from asgidev.tracebacks.render import Rendering, html_page, overlay_markup, plain_text, problem_json
