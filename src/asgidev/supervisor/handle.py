@@ -18,7 +18,9 @@ class WorkerState(enum.Enum):
     CRASH_PAGE_STARTING --BROKEN--> CRASH_PAGE
                                              GO carried a crash report (the worker before it died while
                                              starting): the page saying so, swapped for a retry after a back-off
-    any of these -> STOPPING -> EXITED       (EXITED may come at any point: the process died)
+    any of these -> STOPPING -> EXITING -> EXITED
+                                             EXITING: its channel closed, so it is exiting (or has): reaped next.
+                                             EXITING may come at any point (the process died), then EXITED.
     """
 
     STARTING = enum.auto()
@@ -27,6 +29,7 @@ class WorkerState(enum.Enum):
     BROKEN = enum.auto()
     CRASH_PAGE = enum.auto()
     STOPPING = enum.auto()
+    EXITING = enum.auto()
     EXITED = enum.auto()
 
 

@@ -188,7 +188,7 @@ class Supervisor:
             self._retire(old)
 
     def _retire(self, worker: Worker) -> None:
-        if worker.state in (WorkerState.STOPPING, WorkerState.EXITED):
+        if worker.state in (WorkerState.STOPPING, WorkerState.EXITING, WorkerState.EXITED):
             return
         if worker is self.spare:
             # A spare waits for GO; end-of-file on its channel tells it to exit.
@@ -322,10 +322,11 @@ class Supervisor:
         worker.control.close()
         if worker is self.spare:
             self.spare = None  # never handed GO from here on
-        self._tasks.create_task(self._reap(worker))
-
-    async def _reap(self, worker: Worker) -> None:
         was_starting = worker.is_starting
+        worker.state = WorkerState.EXITING  # no longer ready: connections handed back wait for its successor
+        self._tasks.create_task(self._reap(worker, was_starting))
+
+    async def _reap(self, worker: Worker, was_starting: bool) -> None:
         code = await worker.reap()
         self.workers.remove(worker)
         if worker is self.current and not self.is_stopping:
