@@ -399,7 +399,10 @@ def write_chart(results: dict[str, Any], path: Path) -> bool:
         return False
     workloads = [w for w in WORKLOADS.values() if any(r["workload"] == w.name for r in rows)]
     servers = [s for s in dict.fromkeys(r["server"] for r in rows) if s != BASELINE]
-    panels = (("rps_ratio", 64, "req/s at c=64 (higher is better)"), ("p99_ms_ratio", 64, "p99 at c=64 (lower is better)"))
+    panels: tuple[tuple[str, int, str], ...] = (
+        ("rps_ratio", 64, "req/s at c=64 (higher is better)"),
+        ("p99_ms_ratio", 64, "p99 at c=64 (lower is better)"),
+    )
     panels += (
         ("p50_ms_ratio", 1, "p50 at c=1 (lower is better)"),
         ("cpu_us_per_req_ratio", 64, "server CPU per request at c=64 (lower is better)"),

@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+
+from asgidev._types import Receive, Scope, Send
 
 
-async def hello(scope: dict[str, Any], receive: Any, send: Any) -> None:
+async def hello(scope: Scope, receive: Receive, send: Send) -> None:
     if scope["type"] != "http":
         return
     await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]})
     await send({"type": "http.response.body", "body": b"Hello, world!"})
 
 
-async def loop_module_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+async def loop_module_app(scope: Scope, receive: Receive, send: Send) -> None:
     """Answer with the module of the event loop serving it: 'uvloop' or 'asyncio'."""
     if scope["type"] != "http":
         return
@@ -22,7 +23,7 @@ async def loop_module_app(scope: dict[str, Any], receive: Any, send: Any) -> Non
     await send({"type": "http.response.body", "body": module.encode()})
 
 
-async def echo(scope: dict[str, Any], receive: Any, send: Any) -> None:
+async def echo(scope: Scope, receive: Receive, send: Send) -> None:
     """Echo the request body, streaming it back as it arrives."""
     assert scope["type"] == "http"
     await send({"type": "http.response.start", "status": 200, "headers": []})
@@ -35,7 +36,7 @@ async def echo(scope: dict[str, Any], receive: Any, send: Any) -> None:
     await send({"type": "http.response.body", "body": b""})
 
 
-async def scope_echo(scope: dict[str, Any], receive: Any, send: Any) -> None:
+async def scope_echo(scope: Scope, receive: Receive, send: Send) -> None:
     """Answer with a repr of the interesting scope keys."""
     import json
 
@@ -50,7 +51,7 @@ async def scope_echo(scope: dict[str, Any], receive: Any, send: Any) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-async def sse(scope: dict[str, Any], receive: Any, send: Any) -> None:
+async def sse(scope: Scope, receive: Receive, send: Send) -> None:
     """An endless event stream: one event every 10 ms until the client leaves."""
     if scope["type"] != "http":
         return
@@ -62,7 +63,7 @@ async def sse(scope: dict[str, Any], receive: Any, send: Any) -> None:
         await asyncio.sleep(0.01)
 
 
-async def websocket_echo(scope: dict[str, Any], receive: Any, send: Any) -> None:
+async def websocket_echo(scope: Scope, receive: Receive, send: Send) -> None:
     """What Autobahn's fuzzing client expects of a server: every message echoed as it came."""
     if scope["type"] != "websocket":
         return

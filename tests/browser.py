@@ -71,11 +71,12 @@ class Browser:
         message_id = next(self._ids)
         self.ws.send(json.dumps({"id": message_id, "method": method, "params": params}))
         while True:
-            reply = json.loads(self.ws.recv(timeout=15))
+            reply: dict[str, Any] = json.loads(self.ws.recv(timeout=15))
             if reply.get("id") == message_id:
                 if "error" in reply:
                     raise RuntimeError(f"{method}: {reply['error']}")
-                return reply.get("result", {})
+                result: dict[str, Any] = reply.get("result", {})
+                return result
 
     def navigate(self, url: str) -> None:
         self.call("Page.navigate", url=url)

@@ -106,7 +106,7 @@ def test_asgi_py_beside_a_top_level_settings_module_is_found(django_project: Pat
 
 
 def test_startproject_manage_py_does_nothing_more() -> None:
-    import django
+    import django  # type: ignore[import-untyped]
 
     template = Path(django.__file__).parent / "conf" / "project_template" / "manage.py-tpl"
     source = template.read_text().replace("{{ project_name }}", "mysite")

@@ -23,6 +23,7 @@ import h11
 import pytest
 
 import asgidev
+from asgidev._types import Receive, Scope, Send
 
 pytestmark = pytest.mark.anyio
 
@@ -251,10 +252,10 @@ class RecordingApp:
     """Says hello, reading the whole body first; records what it saw."""
 
     def __init__(self) -> None:
-        self.scopes: list[dict[str, Any]] = []
+        self.scopes: list[Scope] = []
         self.complete_bodies: list[bytes] = []
 
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return
         self.scopes.append(scope)
@@ -469,7 +470,7 @@ async def test_upgrade_not_performed_is_an_ordinary_request(upgrade: bytes) -> N
 # -- responses as REDbot's linter (httplint) sees them ----------------------------------------
 
 
-async def linted_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+async def linted_app(scope: Scope, receive: Receive, send: Send) -> None:
     """/<status>[/stream]: an HTML response with that status, streamed (chunked) or whole."""
     if scope["type"] != "http":
         return

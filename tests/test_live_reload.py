@@ -14,6 +14,7 @@ import pytest
 from websockets.sync.client import connect
 
 import asgidev
+from asgidev._types import Receive, Scope, Send
 from asgidev.livereload.middleware import LiveReload
 from tests.browser import Browser
 from tests.server_process import ServerProcess, save_like_an_editor
@@ -22,7 +23,7 @@ PAGE = b"<html><head><title>t</title></head><body><h1>Hi</h1></body></html>"
 
 
 def html_app(body: bytes = PAGE, headers: tuple[tuple[bytes, bytes], ...] = (), *, stream: bool = False) -> Any:
-    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return
         # Capitalised names, as Django sends them: matching must not depend on case.
@@ -73,7 +74,7 @@ def test_csp_allowing_self_gets_the_script() -> None:
 
 
 def test_non_html_untouched() -> None:
-    async def text_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    async def text_app(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return
         await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]})
@@ -87,7 +88,7 @@ def test_non_html_untouched() -> None:
 def test_head_reports_the_content_length_get_sends(app_sends_body: bool) -> None:
     """RFC 9110 section 9.3.2: a HEAD gets the GET's headers, and the GET's body has the tag."""
 
-    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return
         headers = [(b"content-type", b"text/html"), (b"content-length", str(len(PAGE)).encode())]
@@ -105,7 +106,7 @@ def test_head_reports_the_content_length_get_sends(app_sends_body: bool) -> None
 def test_bodiless_status_gets_no_body_and_no_content_length(status: int) -> None:
     """RFC 9110 section 8.6: no Content-Length on a 204; a 304's would describe the cached page, not a tag."""
 
-    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return
         await send({"type": "http.response.start", "status": status, "headers": [(b"content-type", b"text/html")]})
@@ -125,7 +126,7 @@ def test_bodiless_status_gets_no_body_and_no_content_length(status: int) -> None
 def test_endpoint_is_answered_by_the_server_not_the_app() -> None:
     seen: list[str] = []
 
-    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             seen.append(scope["path"])
         await html_app()(scope, receive, send)

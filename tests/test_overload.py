@@ -23,6 +23,7 @@ from typing import Any
 import pytest
 
 import asgidev
+from asgidev._types import Receive, Scope, Send
 from asgidev.asgi.http import ClientDisconnectedError
 from tests import apps
 from tests.waiting import wait_until
@@ -71,7 +72,7 @@ async def open_raw(host: str, port: int) -> Any:
 async def test_trickled_request_head_gets_408_within_the_head_timeout() -> None:
     called = []
 
-    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             called.append(scope["path"])
         await apps.hello(scope, receive, send)
@@ -109,7 +110,7 @@ async def test_stalled_request_body_is_closed_and_the_app_sees_disconnect(caplog
     received: list[str] = []
     disconnected = asyncio.Event()
 
-    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return
         if scope["path"] != "/upload":
@@ -148,7 +149,7 @@ APP_BUSY_S = 0.8
 
 
 async def test_busy_app_does_not_time_out_a_body_the_client_already_sent() -> None:
-    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return
         await asyncio.sleep(APP_BUSY_S)  # e.g. waiting on a lock or a database before reading the upload
@@ -167,7 +168,7 @@ async def test_busy_app_does_not_time_out_a_body_the_client_already_sent() -> No
 
 
 async def test_client_waiting_for_100_continue_is_not_timed_out() -> None:
-    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return
         await asyncio.sleep(APP_BUSY_S)  # checks credentials before asking for the body
@@ -219,6 +220,7 @@ async def test_a_thousand_idle_keep_alive_connections(raised_nofile_limit: int) 
             async with asyncio.timeout(15):
                 for _ in range(IDLE_CONNECTIONS // 100):  # batches: no thundering herd on the backlog
                     await asyncio.gather(*(one_request() for _ in range(100)))
+            assert server.server.shared is not None
             assert len(server.server.shared.connections) >= IDLE_CONNECTIONS  # all still open, idle
             await assert_served_promptly(server.host, server.port)
             # And a request on one of the old idle connections still works.
@@ -346,7 +348,7 @@ async def test_disconnect_mid_upload_reaches_the_app() -> None:
     last: list[str] = []
     done = asyncio.Event()
 
-    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
         nonlocal seen
         if scope["type"] != "http":
             return
@@ -416,7 +418,7 @@ async def test_client_that_never_reads_a_stream_is_dropped(caplog: pytest.LogCap
     caplog.set_level(logging.INFO, logger="asgidev")
     disconnected = asyncio.Event()
 
-    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"] != "/download":
             await apps.hello(scope, receive, send)
             return
@@ -438,7 +440,7 @@ async def test_client_that_never_reads_a_stream_is_dropped(caplog: pytest.LogCap
 async def test_unread_complete_response_does_not_pin_its_connection(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO, logger="asgidev")
 
-    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"application/octet-stream")]})
             await send({"type": "http.response.body", "body": b"x" * (16 * MIB)})  # done: the app has returned
@@ -458,7 +460,7 @@ async def test_unread_complete_response_does_not_pin_its_connection(caplog: pyte
 
 
 async def test_slow_but_steady_reader_is_not_dropped() -> None:
-    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"%d" % (2 * MIB))]})
             for _ in range(32):
@@ -479,7 +481,7 @@ async def test_websocket_client_that_never_reads_is_dropped(caplog: pytest.LogCa
     caplog.set_level(logging.INFO, logger="asgidev")
     disconnected = asyncio.Event()
 
-    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "websocket":
             await apps.hello(scope, receive, send)
             return

@@ -118,13 +118,13 @@ def client_requests(draw: st.DrawFn) -> tuple[h11.Request, bytes, bytes]:
     """A valid request as h11's client serialises it: (event, body, wire bytes)."""
     method = draw(st.sampled_from(METHODS))
     names = draw(st.lists(TOKEN.filter(lambda n: n.lower() not in RESERVED), max_size=5))
-    headers = [("Host", "localhost"), *((name, draw(FIELD_VALUE)) for name in names)]
+    headers = [(b"Host", b"localhost"), *((name.encode(), draw(FIELD_VALUE)) for name in names)]
     body = b"" if method in ("GET", "HEAD") else draw(st.binary(max_size=200))
     is_chunked = bool(body) and draw(st.booleans())
     if body and not is_chunked:
-        headers.append(("Content-Length", str(len(body))))
+        headers.append((b"Content-Length", b"%d" % len(body)))
     elif is_chunked:
-        headers.append(("Transfer-Encoding", "chunked"))
+        headers.append((b"Transfer-Encoding", b"chunked"))
     request = h11.Request(method=method, target=draw(TARGET), headers=headers)
     client = h11.Connection(h11.CLIENT)
     wire = client.send(request) or b""

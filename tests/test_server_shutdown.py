@@ -15,12 +15,12 @@ import socket
 import ssl
 import time
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 
 import asgidev
+from asgidev._types import Receive, Scope, Send
 from asgidev.config import Config
 from asgidev.server.server import Server
 from asgidev.sockets import bind_sockets
@@ -146,7 +146,7 @@ async def test_request_tasks_leave_the_server_and_work_after_the_response_is_wai
     finished = asyncio.Event()
     release = asyncio.Event()
 
-    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return
         await send({"type": "http.response.start", "status": 200, "headers": []})

@@ -5,12 +5,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from typing import Any
 
 import httpx
 import pytest
 
 import asgidev
+from asgidev._types import Receive, Scope, Send
 from asgidev.config import Config
 from asgidev.errors import ConfigError
 
@@ -18,7 +18,7 @@ APP_DELAY_S = 0.05
 TIMING = re.compile(r'^app;dur=(?P<app>\d+\.\d{3});desc="ASGI app", server;dur=(?P<server>\d+\.\d{3});desc="asgidev"$')
 
 
-async def slow_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+async def slow_app(scope: Scope, receive: Receive, send: Send) -> None:
     """Takes APP_DELAY_S before answering, and streams its body in two parts."""
     if scope["type"] != "http":
         return

@@ -10,14 +10,16 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
-from websockets.asyncio.client import connect
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.typing import Subprotocol
 
 import asgidev
+from asgidev._types import Message, Receive, Scope, Send
 from asgidev.asgi.websocket import MAX_QUEUED_BYTES
 from asgidev.server.websocket import MAX_UNPARSED_BYTES, WebSocketConnection
 from tests.waiting import wait_until_async
@@ -29,7 +31,13 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 DEADLINE_S = 5.0
 
 
-async def echo(scope: dict[str, Any], receive: Any, send: Any) -> None:
+def handshake_headers(ws: ClientConnection) -> Headers:
+    """The headers of the server's 101 (set once the handshake is done, as it is inside ``connect``)."""
+    assert ws.response is not None
+    return ws.response.headers
+
+
+async def echo(scope: Scope, receive: Receive, send: Send) -> None:
     if scope["type"] != "websocket":
         return
     assert (await receive())["type"] == "websocket.connect"
@@ -49,7 +57,7 @@ def ws_connections(server: asgidev.RunningServer) -> list[WebSocketConnection]:
 @pytest.mark.parametrize("compression", [None, "deflate"])
 async def test_echo_text_binary_and_fragmented(compression: str | None) -> None:
     async with asgidev.serve(echo) as server, connect(server.ws_url, compression=compression) as ws:
-        assert ("permessage-deflate" in ws.response.headers.get("sec-websocket-extensions", "")) == (compression is not None)
+        assert ("permessage-deflate" in handshake_headers(ws).get("sec-websocket-extensions", "")) == (compression is not None)
         await ws.send("héllo")
         assert await ws.recv() == "héllo"
         await ws.send(b"\x00\xff" * 50_000)
@@ -62,13 +70,13 @@ async def test_echo_text_binary_and_fragmented(compression: str | None) -> None:
 
 async def test_no_deflate_when_disabled() -> None:
     async with asgidev.serve(echo, ws_per_message_deflate=False) as server, connect(server.ws_url) as ws:
-        assert "sec-websocket-extensions" not in ws.response.headers
+        assert "sec-websocket-extensions" not in handshake_headers(ws)
         await ws.send("x")
         assert await ws.recv() == "x"
 
 
 async def test_scope_is_complete() -> None:
-    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
             await receive()
             scope["state"]["answer"] = 42
@@ -87,12 +95,16 @@ async def test_scope_is_complete() -> None:
 
     async with (
         asgidev.serve(app, root_path="/mount") as server,
-        connect(server.ws_url + "/a%20b/c?x=1", subprotocols=["chat.v1", "chat.v2"], additional_headers={"X-Custom": "v"}) as ws,
+        connect(
+            server.ws_url + "/a%20b/c?x=1",
+            subprotocols=[Subprotocol("chat.v1"), Subprotocol("chat.v2")],
+            additional_headers={"X-Custom": "v"},
+        ) as ws,
     ):
         scope = json.loads(await ws.recv())
         assert ws.subprotocol == "chat.v2"
-        assert ws.response.headers["x-extra"] == "yes"
-        assert ws.response.headers["server"] == "asgidev"
+        assert handshake_headers(ws)["x-extra"] == "yes"
+        assert handshake_headers(ws)["server"] == "asgidev"
     assert scope["type"] == "websocket"
     assert scope["asgi"] == {"version": "3.0", "spec_version": "2.4"}
     assert scope["http_version"] == "1.1"
@@ -111,7 +123,7 @@ async def test_scope_is_complete() -> None:
 
 
 async def test_close_before_accept_is_403(caplog: pytest.LogCaptureFixture) -> None:
-    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "websocket":
             await receive()
             await send({"type": "websocket.close"})
@@ -126,7 +138,7 @@ async def test_close_before_accept_is_403(caplog: pytest.LogCaptureFixture) -> N
 
 
 async def test_denial_response_extension() -> None:
-    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "websocket":
             await receive()
             await send({"type": "websocket.http.response.start", "status": 401, "headers": [(b"www-authenticate", b"Token")]})
@@ -144,9 +156,9 @@ async def test_denial_response_extension() -> None:
 
 
 async def test_app_close_with_code_and_reason() -> None:
-    disconnect: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+    disconnect: asyncio.Future[Message] = asyncio.get_running_loop().create_future()
 
-    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "websocket":
             await receive()
             await send({"type": "websocket.accept"})
@@ -164,9 +176,9 @@ async def test_app_close_with_code_and_reason() -> None:
 
 
 async def test_client_close_code_reaches_app(caplog: pytest.LogCaptureFixture) -> None:
-    received: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+    received: asyncio.Future[Message] = asyncio.get_running_loop().create_future()
 
-    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "websocket":
             await receive()
             await send({"type": "websocket.accept"})
@@ -204,7 +216,7 @@ async def test_compressed_message_too_big_closes_1009() -> None:
 
 
 async def test_exception_before_accept_is_500() -> None:
-    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "websocket":
             raise ValueError("boom")
 
@@ -217,7 +229,7 @@ async def test_exception_before_accept_is_500() -> None:
 
 
 async def test_exception_after_accept_closes_1011_and_logs(caplog: pytest.LogCaptureFixture) -> None:
-    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "websocket":
             await receive()
             await send({"type": "websocket.accept"})
@@ -234,7 +246,7 @@ async def test_exception_after_accept_closes_1011_and_logs(caplog: pytest.LogCap
 
 
 async def test_app_returning_without_close_closes_1000() -> None:
-    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "websocket":
             await receive()
             await send({"type": "websocket.accept"})
@@ -248,7 +260,7 @@ async def test_app_returning_without_close_closes_1000() -> None:
 
 
 async def test_invalid_app_message_raises_and_closes() -> None:
-    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "websocket":
             await receive()
             await send({"type": "websocket.send", "text": "before accept"})
@@ -262,9 +274,9 @@ async def test_invalid_app_message_raises_and_closes() -> None:
 
 
 async def test_shutdown_closes_with_1012() -> None:
-    disconnect: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+    disconnect: asyncio.Future[Message] = asyncio.get_running_loop().create_future()
 
-    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "websocket":
             await receive()
             await send({"type": "websocket.accept"})
@@ -283,7 +295,7 @@ async def test_shutdown_closes_with_1012() -> None:
 
 
 async def test_http_and_websocket_on_one_server() -> None:
-    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             await send({"type": "http.response.start", "status": 200, "headers": []})
             await send({"type": "http.response.body", "body": b"plain"})
@@ -305,7 +317,7 @@ async def test_slow_app_bounds_memory_and_loses_nothing() -> None:
     message = b"m" * 16 * 1024
     count = 2000  # 32 MiB: far more than the server buffers plus the kernel's socket buffers
 
-    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "websocket":
             return
         await receive()
@@ -341,7 +353,7 @@ async def test_client_not_reading_makes_app_send_wait() -> None:
     progress: list[int] = []
     stopped: asyncio.Future[BaseException] = asyncio.get_running_loop().create_future()
 
-    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "websocket":
             return
         await receive()

@@ -7,7 +7,7 @@ import base64
 import pytest
 from wsproto.connection import Connection, ConnectionType
 from wsproto.events import BytesMessage, CloseConnection, Ping, Pong, TextMessage
-from wsproto.extensions import PerMessageDeflate
+from wsproto.extensions import Extension, PerMessageDeflate
 from wsproto.utilities import generate_accept_token
 
 from asgidev.protocols import websocket
@@ -33,7 +33,7 @@ def opened(*, max_message_bytes: int = 1 << 20, deflate: bool = False) -> tuple[
     assert b"sec-websocket-accept: " + generate_accept_token(KEY) in response
     assert b"sec-websocket-protocol: b\r\n" in response
     assert (b"permessage-deflate" in response) == deflate
-    client_extensions = []
+    client_extensions: list[Extension] = []
     if deflate:
         extension = PerMessageDeflate()
         extension.finalize(response.split(b"sec-websocket-extensions: ")[1].split(b"\r\n")[0].decode())
@@ -42,7 +42,7 @@ def opened(*, max_message_bytes: int = 1 << 20, deflate: bool = False) -> tuple[
 
 
 def events(protocol: WebSocketProtocol) -> list[websocket.WebSocketEvent]:
-    found = []
+    found: list[websocket.WebSocketEvent] = []
     while (event := protocol.next_event()) is not NEED_DATA:
         found.append(event)
     return found

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 import asgidev
+from asgidev._types import Message, Receive, Scope, Send
 from tests.conftest import RawClient
 
 pytestmark = pytest.mark.anyio
@@ -76,7 +77,7 @@ def open_websocket(raw_client: Any, server: asgidev.RunningServer, extra: bytes 
     return client
 
 
-async def echo(scope: dict[str, Any], receive: Any, send: Any) -> None:
+async def echo(scope: Scope, receive: Receive, send: Send) -> None:
     if scope["type"] != "websocket":
         if scope["type"] == "http":
             await send({"type": "http.response.start", "status": 200, "headers": []})
@@ -212,9 +213,9 @@ async def test_shutdown_aborts_client_that_ignores_close_after_grace(raw_client:
 
 
 async def test_client_vanishing_gives_1006(raw_client: Any) -> None:
-    seen: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+    seen: asyncio.Future[Message] = asyncio.get_running_loop().create_future()
 
-    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "websocket":
             await receive()
             await send({"type": "websocket.accept"})
@@ -232,7 +233,7 @@ async def test_client_vanishing_gives_1006(raw_client: Any) -> None:
 async def test_101_refuses_control_characters_as_http_responses_do(raw_client: Any, value: bytes) -> None:
     # One header validator for every response: a value an HTTP response may not carry
     # may not reach the client in a 101 either (the old WebSocket path let these through).
-    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             await send({"type": "http.response.start", "status": 200, "headers": [(b"x-app", value)]})
             await send({"type": "http.response.body", "body": b"ok"})

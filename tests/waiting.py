@@ -35,7 +35,7 @@ class Deadline:
 
 
 def wait_until(
-    condition: Callable[[], T],
+    condition: Callable[[], T | None],
     timeout: float = DEFAULT_TIMEOUT_S,
     *,
     interval: float = DEFAULT_INTERVAL_S,
@@ -62,7 +62,7 @@ def wait_until(
 
 
 async def wait_until_async(
-    condition: Callable[[], T],
+    condition: Callable[[], T | None],
     deadline_s: float = DEFAULT_TIMEOUT_S,
     *,
     interval: float = 0.005,
@@ -82,7 +82,7 @@ async def wait_until_async(
     return result
 
 
-def _ask(condition: Callable[[], T], retry_on: tuple[type[Exception], ...]) -> tuple[Exception | None, T | None]:
+def _ask(condition: Callable[[], T | None], retry_on: tuple[type[Exception], ...]) -> tuple[Exception | None, T | None]:
     try:
         return None, condition()
     except retry_on as exc:

@@ -8,21 +8,21 @@ from __future__ import annotations
 
 from typing import Any
 
-import django
-from django.conf import settings
+import django  # type: ignore[import-untyped]
+from django.conf import settings  # type: ignore[import-untyped]
 
 settings.configure(DEBUG=False, SECRET_KEY="asgidev-tests", ALLOWED_HOSTS=["*"], ROOT_URLCONF=__name__, INSTALLED_APPS=[])
 django.setup()
 
-from channels.generic.websocket import AsyncWebsocketConsumer  # noqa: E402  (needs settings)
-from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from django.core.asgi import get_asgi_application  # noqa: E402
-from django.urls import path  # noqa: E402
+from channels.generic.websocket import AsyncWebsocketConsumer  # type: ignore[import-untyped]  # noqa: E402  (needs settings)
+from channels.routing import ProtocolTypeRouter, URLRouter  # type: ignore[import-untyped]  # noqa: E402
+from django.core.asgi import get_asgi_application  # type: ignore[import-untyped]  # noqa: E402
+from django.urls import path  # type: ignore[import-untyped]  # noqa: E402
 
 urlpatterns: list[Any] = []
 
 
-class EchoConsumer(AsyncWebsocketConsumer):
+class EchoConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]  # channels is untyped
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         if text_data is not None:
             await self.send(text_data="echo: " + text_data)
