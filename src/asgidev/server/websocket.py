@@ -141,18 +141,18 @@ class WebSocketConnection(asyncio.Protocol):
         cycle = self.cycle
         # Parse only while the app has room and the client reads our pongs.
         while not (cycle.is_full or self.write_flow.is_paused):
-            event = protocol.next_event()
-            if type(event) is websocket.Message:
-                cycle.feed_message(event.data)
-            elif event is websocket.PONG:
-                if self._pong_timer is not None:
-                    self._pong_timer.cancel()
-                    self._pong_timer = None
-            elif type(event) is websocket.Closed:
-                self._ended(event)
-                return
-            else:
-                break
+            match protocol.next_event():
+                case websocket.Message(data=data):
+                    cycle.feed_message(data)
+                case websocket.PONG:
+                    if self._pong_timer is not None:
+                        self._pong_timer.cancel()
+                        self._pong_timer = None
+                case websocket.Closed() as closed:
+                    self._ended(closed)
+                    return
+                case websocket.NEED_DATA:
+                    break
         pongs = protocol.data_to_send()
         if pongs:
             self.write_flow.write(self.transport, pongs)
