@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import os
+import zlib
 
 import pytest
 from wsproto.connection import Connection, ConnectionType
@@ -11,6 +13,7 @@ from wsproto.extensions import Extension, PerMessageDeflate
 from wsproto.utilities import generate_accept_token
 
 from asgidev.protocols import websocket
+from asgidev.protocols.deflate import compressor_for
 from asgidev.protocols.websocket import NEED_DATA, PONG, Closed, HandshakeError, Message, State, WebSocketProtocol
 
 KEY = base64.b64encode(b"0123456789abcdef")
@@ -153,6 +156,45 @@ def test_deflate_bomb_is_inflated_in_bounded_steps() -> None:
     (closed,) = events(protocol)
     assert isinstance(closed, Closed) and closed.code == 1009
     assert protocol.unparsed_bytes == 0
+
+
+def received(client: Connection, data: bytes) -> list[str | bytes]:
+    client.receive_data(data)
+    return [event.data for event in client.events() if isinstance(event, (TextMessage, BytesMessage))]
+
+
+def test_deflate_answer_takes_no_context_over_so_each_message_stands_alone() -> None:
+    handshake = websocket.parse_handshake(b"GET", b"1.1", HEADERS)
+    response = WebSocketProtocol(handshake, max_message_bytes=1 << 20).accept(None, [], allow_deflate=True)
+    assert b"sec-websocket-extensions: permessage-deflate; server_no_context_takeover" in response
+    protocol, client = opened(deflate=True)
+    message = '{"type": "update", "value": "hello world"}' * 20
+    first, second = protocol.send_message(message), protocol.send_message(message)
+    # With the context taken over, the second would be a few bytes of back-references.
+    assert first == second
+    assert first[0] & 0x40 and len(first) < len(message) // 4  # RSV1: compressed, and well
+    assert received(client, first + second) == [message, message]
+
+
+@pytest.mark.parametrize("size", [1, 300, 5000, 200_000])
+def test_deflate_sends_what_does_and_does_not_compress_readably(size: int) -> None:
+    protocol, client = opened(deflate=True)
+    incompressible = os.urandom(size)
+    text = ("asgidev " * size)[:size]
+    frames = protocol.send_message(incompressible) + protocol.send_message(text)
+    assert received(client, frames) == [incompressible, text]
+
+
+def test_incompressible_data_is_huffman_coded_not_matched() -> None:
+    # Huffman coding alone finds no repeats: a message that is a repeated random block stays its size.
+    block = os.urandom(8192)
+    repeated = block * 8
+    huffman = compressor_for(repeated, 15)
+    size = len(huffman.compress(repeated) + huffman.flush(zlib.Z_SYNC_FLUSH))
+    assert size > len(repeated) * 0.9
+    text = b"asgidev " * 8192
+    matched = compressor_for(text, 15)
+    assert len(matched.compress(text) + matched.flush(zlib.Z_SYNC_FLUSH)) < len(text) * 0.05
 
 
 def test_protocol_error_fails_connection() -> None:
