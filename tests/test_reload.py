@@ -394,3 +394,52 @@ def test_under_a_profiler_the_first_worker_is_a_fresh_interpreter(tmp_path: Path
         code = proc.stop()
     assert code == 0, proc.output
     assert (tmp_path / "profile.out").exists()
+
+
+HOLDING_APP = textwrap.dedent(
+    """
+    import asyncio
+    import os
+
+    VERSION = {version!r}
+
+    async def app(scope, receive, send):
+        if scope["type"] != "http":
+            return
+        if scope["path"] == "/hold":
+            # A response that goes on until the test creates the file "release".
+            await send({{"type": "http.response.start", "status": 200, "headers": []}})
+            await send({{"type": "http.response.body", "body": b"held ", "more_body": True}})
+            while not os.path.exists("release"):
+                await asyncio.sleep(0.01)
+            await send({{"type": "http.response.body", "body": b"released"}})
+            return
+        body = f"{{VERSION}} {{os.getpid()}}".encode()
+        await send({{"type": "http.response.start", "status": 200, "headers": []}})
+        await send({{"type": "http.response.body", "body": body}})
+    """
+)
+
+
+def test_a_retiring_worker_yields_the_cpu_to_the_new_one(tmp_path: Path) -> None:
+    save_like_an_editor(tmp_path / "app.py", HOLDING_APP.format(version="v1"))
+    proc = ServerProcess.asgidev(["app:app", "--port", "0", "--timeout-graceful-shutdown", "30"], cwd=tmp_path)
+    try:
+        url = proc.wait_started()
+        old_pid = int(get(url).text.split()[1])
+        niceness = os.getpriority(os.PRIO_PROCESS, old_pid)
+        port = int(url.rsplit(":", 1)[1])
+        # A request in flight keeps the old worker in its graceful shutdown after the reload.
+        with socket.create_connection(("127.0.0.1", port)) as held:
+            held.sendall(b"GET /hold HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            assert b"held" in held.recv(1024)
+            save_like_an_editor(tmp_path / "app.py", HOLDING_APP.format(version="v2"))
+            new_pid = int(wait_until(lambda: (r := get(url)).text.startswith("v2") and r).text.split()[1])
+            assert new_pid != old_pid and not is_process_gone(old_pid)
+            assert os.getpriority(os.PRIO_PROCESS, old_pid) == min(19, niceness + 10)
+            assert os.getpriority(os.PRIO_PROCESS, new_pid) == niceness
+            (tmp_path / "release").touch()
+            assert b"released" in wait_until(lambda: held.recv(1024))
+        wait_until(lambda: is_process_gone(old_pid))
+    finally:
+        proc.stop()

@@ -55,6 +55,9 @@ _adoptions: set[asyncio.Future[None]] = set()
 # then (SPARE_DELAY_S). Frameworks import much on the first requests (Django's
 # URLconf, admin, templates), which the next spare should have too.
 MODULE_REPORT_DELAYS_S = (0.1, 1.0, 5.0)
+# How much lower a retiring worker's priority goes (nice(2) adds it; 19 is the
+# lowest): requests it still finishes run at full speed on an idle core.
+RETIRING_NICENESS = 10
 
 
 def _load(config: Config, go: GoOptions) -> LoadedApp:
@@ -151,6 +154,7 @@ def _on_control(control: ControlChannel, server: Server, live: LiveReload | None
         return
     for message in messages:
         if message.kind == Kind.STOP:
+            _yield_the_cpu()
             server.request_shutdown()
         elif message.kind == Kind.ASSETS and live is not None:
             live.notify_assets(json.loads(message.payload))
@@ -166,6 +170,17 @@ def _on_control(control: ControlChannel, server: Server, live: LiveReload | None
             task = asyncio.ensure_future(server.adopt_connection(sock, message.payload))
             _adoptions.add(task)
             task.add_done_callback(_adoptions.discard)
+
+
+def _yield_the_cpu() -> None:
+    """Let the worker taking over have the CPU first: what a retiring worker does next is never urgent.
+
+    Its last steps (the final module report, closing connections, an
+    interpreter's teardown of a framework's objects: tens of ms for FastAPI or
+    Django) would otherwise share a core with the new worker's first requests.
+    """
+    with contextlib.suppress(OSError):
+        os.nice(RETIRING_NICENESS)
 
 
 def _apply_in_place(paths: list[str]) -> bool:
