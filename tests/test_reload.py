@@ -421,6 +421,12 @@ HOLDING_APP = textwrap.dedent(
 )
 
 
+def served_version(url: str, version: str) -> str | None:
+    """The body of ``url`` when it comes from ``version`` of the app, else None."""
+    body = get(url).text
+    return body if body.startswith(version) else None
+
+
 def test_a_retiring_worker_yields_the_cpu_to_the_new_one(tmp_path: Path) -> None:
     save_like_an_editor(tmp_path / "app.py", HOLDING_APP.format(version="v1"))
     proc = ServerProcess.asgidev(["app:app", "--port", "0", "--timeout-graceful-shutdown", "30"], cwd=tmp_path)
@@ -434,7 +440,7 @@ def test_a_retiring_worker_yields_the_cpu_to_the_new_one(tmp_path: Path) -> None
             held.sendall(b"GET /hold HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
             assert b"held" in held.recv(1024)
             save_like_an_editor(tmp_path / "app.py", HOLDING_APP.format(version="v2"))
-            new_pid = int(wait_until(lambda: (r := get(url)).text.startswith("v2") and r).text.split()[1])
+            new_pid = int(wait_until(lambda: served_version(url, "v2")).split()[1])
             assert new_pid != old_pid and not is_process_gone(old_pid)
             assert os.getpriority(os.PRIO_PROCESS, old_pid) == min(19, niceness + 10)
             assert os.getpriority(os.PRIO_PROCESS, new_pid) == niceness

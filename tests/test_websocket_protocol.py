@@ -160,7 +160,11 @@ def test_deflate_bomb_is_inflated_in_bounded_steps() -> None:
 
 def received(client: Connection, data: bytes) -> list[str | bytes]:
     client.receive_data(data)
-    return [event.data for event in client.events() if isinstance(event, (TextMessage, BytesMessage))]
+    return [
+        event.data if isinstance(event.data, str) else bytes(event.data)
+        for event in client.events()
+        if isinstance(event, (TextMessage, BytesMessage))
+    ]
 
 
 def test_deflate_answer_takes_no_context_over_so_each_message_stands_alone() -> None:
