@@ -37,6 +37,10 @@ def find_chromium() -> str | None:
     return shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
 
 
+class PageNavigatedError(RuntimeError):
+    """The page navigated away (or closed) while DevTools evaluated something in it."""
+
+
 class Browser:
     """One headless Chromium with one page, driven over CDP."""
 
@@ -74,6 +78,8 @@ class Browser:
             reply: dict[str, Any] = json.loads(self.ws.recv(timeout=15))
             if reply.get("id") == message_id:
                 if "error" in reply:
+                    if "navigated or closed" in str(reply["error"].get("message")):
+                        raise PageNavigatedError(f"{method}: {reply['error']}")
                     raise RuntimeError(f"{method}: {reply['error']}")
                 result: dict[str, Any] = reply.get("result", {})
                 return result
@@ -96,7 +102,14 @@ class Browser:
             last[0] = self.evaluate(expression)
             return bool(last[0] == expected)
 
-        wait_until(is_expected, timeout, what=f"{expression!r} to be {expected!r}", detail=lambda: f"it stayed {last[0]!r}")
+        # The page may navigate while it is asked (a live reload): ask the page it navigated to.
+        wait_until(
+            is_expected,
+            timeout,
+            retry_on=(PageNavigatedError,),
+            what=f"{expression!r} to be {expected!r}",
+            detail=lambda: f"it stayed {last[0]!r}",
+        )
         return time.monotonic() - started
 
     def close(self) -> None:
