@@ -33,11 +33,6 @@ class RequestHead(NamedTuple):
     # The request carries an Upgrade header (a WebSocket handshake, perhaps).
     has_upgrade: bool
 
-    @property
-    def line(self) -> str:
-        """``GET /path?q HTTP/1.1``: the request line as received, for the access log."""
-        return f"{self.method.decode('latin-1')} {self.target.decode('latin-1')} HTTP/{self.http_version.decode('latin-1')}"
-
 
 class RequestBody(NamedTuple):
     """A piece of the request body, already de-chunked."""

@@ -19,6 +19,7 @@ from asgidev._types import Scope
 from asgidev.asgi.http import HTTPCycle
 from asgidev.asgi.scope import Address
 from asgidev.log import direct_access_console
+from asgidev.protocols.events import RequestHead
 
 access_logger = logging.getLogger("asgidev.access")
 
@@ -40,6 +41,11 @@ def target(scope: Scope) -> str:
 def request_line(scope: Scope) -> str:
     """``GET /polls/?page=2 HTTP/1.1``: the request line as the client sent it."""
     return f"{scope['method']} {target(scope)} HTTP/{scope['http_version']}"
+
+
+def head_line(head: RequestHead) -> str:
+    """The request line of a request refused before it had a scope (the host guard, a body limit)."""
+    return f"{head.method.decode('latin-1')} {head.target.decode('latin-1')} HTTP/{head.http_version.decode('latin-1')}"
 
 
 def _peer(client: Address | None) -> str:

@@ -19,7 +19,7 @@ from asgidev.asgi.http import HTTPCycle, RequestState, ResponseState
 from asgidev.protocols import http11
 from asgidev.protocols.events import ConnectionClosed, RequestBody, RequestEnd, RequestHead, Wait
 from asgidev.server import timing
-from asgidev.server.access_log import log_refusal, log_response, request_line
+from asgidev.server.access_log import head_line, log_refusal, log_response, request_line
 from asgidev.server.app_errors import report_app_exception
 from asgidev.server.connection_ending import ConnectionEnding
 from asgidev.server.connection_state import CLOSING, HANDOFF_WAITING, HOLDING, HOLDING_PAUSED, PARSING, PAUSED, SERVING, Phase, Reading
@@ -254,7 +254,7 @@ class HTTPConnection(ConnectionEnding, asyncio.Protocol):
         if data:
             self.write_flow.write(self.transport, data)
         if self.shared.is_access_log:
-            line = head.line if head is not None else request_line(self.cycle.scope) if self.cycle is not None else "-"
+            line = head_line(head) if head is not None else request_line(self.cycle.scope) if self.cycle is not None else "-"
             log_refusal(line, status, len(data), self.client)
         logger.debug("Rejected request from %s: %d %s", self.client, status, message)
         # Answered: closing must not log the request again as one the client left.
