@@ -449,3 +449,30 @@ async def test_access_line_names_the_request_when_the_app_raises_or_the_guard_re
         ['"GET', "/broken?x=1", 'HTTP/1.1"', "500"],
         ['"GET', "/elsewhere", 'HTTP/1.1"', "400"],
     ], logged
+
+
+@pytest.mark.parametrize("framing", ["content-length", "chunked"])
+async def test_request_body_reaches_the_app_as_bytes(framing: str) -> None:
+    """ASGI's "body" is a byte string: never the bytearray a parser hands over."""
+    seen: list[str] = []
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        while True:
+            message = await receive()
+            seen.append(type(message["body"]).__name__)
+            if not message.get("more_body"):
+                break
+        await send({"type": "http.response.start", "status": 204, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    async def chunks() -> Any:
+        yield b"x" * 50
+        yield b"y" * 50
+
+    body: Any = b"x" * 100 if framing == "content-length" else chunks()
+    async with asgidev.serve(app, lifespan="off") as server, httpx.AsyncClient() as client:
+        response = await client.post(server.url, content=body)
+    assert response.status_code == 204
+    assert seen and set(seen) == {"bytes"}

@@ -152,7 +152,8 @@ class HTTP11Protocol:
         if kind is h11.Request:
             return self._start_request(event)  # type: ignore[arg-type]
         if kind is h11.Data:
-            return RequestBody(event.data)  # type: ignore[union-attr]
+            # h11 hands over a bytearray; ASGI promises the app bytes (its "body" is a byte string).
+            return RequestBody(bytes(event.data))  # type: ignore[union-attr]
         if kind is h11.EndOfMessage:
             return REQUEST_END
         if event is h11.NEED_DATA:
