@@ -456,7 +456,7 @@ async def test_request_body_reaches_the_app_as_bytes(framing: str) -> None:
     """ASGI's "body" is a byte string: never the bytearray a parser hands over."""
     seen: list[str] = []
 
-    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    async def app(scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             return
         while True:
