@@ -30,8 +30,9 @@ COMPRESSION_LEVEL: Final = 1
 # 0.40-0.54, JSON and HTML 0.06-0.35; the bitmap a median of 0.91, the PDF 0.99).
 SAMPLE_BYTES: Final = 4096
 WORTHWHILE_RATIO: Final = 0.75
-# zlib's smallest window for raw deflate: 2**9 bytes.
+# zlib's smallest and largest windows for raw deflate: 2**9 and 2**15 bytes.
 MIN_WINDOW_BITS: Final = 9
+MAX_WINDOW_BITS: Final = 15
 
 
 class _PerMessageDeflate(PerMessageDeflate):
@@ -76,18 +77,21 @@ def compressor_for(data: bytes, max_window_bits: int) -> zlib._Compress:
     A smaller window than the peer's inflater expects is always readable by it
     (RFC 7692 section 7.1.2.1 bounds only the largest).
     """
-    bits = min(max_window_bits, max(MIN_WINDOW_BITS, len(data).bit_length()))
-    # zlib's hash table follows the window: memLevel 8 (its default) for a full-size window.
-    mem_level = max(1, bits - 7)
     strategy = zlib.Z_DEFAULT_STRATEGY if len(data) <= SAMPLE_BYTES or _shrinks_enough(data) else zlib.Z_HUFFMAN_ONLY
-    return zlib.compressobj(COMPRESSION_LEVEL, zlib.DEFLATED, -bits, mem_level, strategy)
+    return _compressor(len(data), max_window_bits, strategy)
+
+
+def _compressor(size: int, max_window_bits: int, strategy: int = zlib.Z_DEFAULT_STRATEGY) -> zlib._Compress:
+    """A level-1 compressor whose window (and hash table) is the smallest that holds ``size`` bytes."""
+    bits = min(max_window_bits, max(MIN_WINDOW_BITS, (size - 1).bit_length()))
+    # zlib's hash table follows the window: memLevel 8 (its default) for a full-size window.
+    return zlib.compressobj(COMPRESSION_LEVEL, zlib.DEFLATED, -bits, bits - 7, strategy)
 
 
 def _shrinks_enough(data: bytes) -> bool:
     """Whether a level-1 trial of the first SAMPLE_BYTES of ``data`` shrinks them to WORTHWHILE_RATIO or less."""
     sample = bytes(data[:SAMPLE_BYTES])
-    # A window of the sample's size (2**12 bytes) and its hash table: the trial needs no more.
-    trial = zlib.compressobj(COMPRESSION_LEVEL, zlib.DEFLATED, -12, 5)
+    trial = _compressor(len(sample), MAX_WINDOW_BITS)
     return len(trial.compress(sample)) + len(trial.flush()) <= len(sample) * WORTHWHILE_RATIO
 
 
