@@ -61,9 +61,6 @@ class Kind(enum.IntEnum):
     WARMED = 12
     STALE = 13
     ROOTS = 14
-    # Between a spare and its prepared child (see prepared.py), never on the supervisor's channel:
-    PREPARED = 15  # child to spare: the app's set-up ran, it waits for GO
-    TAKEN = 16  # child to spare: nothing it read has changed, it serves this GO
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,8 +100,6 @@ class WarmRequest:
     # The env files a worker applies after GO: applied before warming too, so
     # imports that read the environment see what a cold start's imports see.
     env_files: tuple[str, ...] = ()
-    # The Config as JSON, for a prepared spare to run the app's set-up in advance (see prepared.py).
-    config: str = ""
 
     def encode(self) -> bytes:
         return json.dumps(dataclasses.asdict(self)).encode()
@@ -112,7 +107,7 @@ class WarmRequest:
     @classmethod
     def decode(cls, payload: bytes) -> WarmRequest:
         fields = json.loads(payload)
-        return cls(tuple(fields["modules"]), tuple(fields["watch_roots"]), tuple(fields.get("env_files", ())), fields.get("config", ""))
+        return cls(tuple(fields["modules"]), tuple(fields["watch_roots"]), tuple(fields.get("env_files", ())))
 
 
 class ChannelClosedError(ConnectionError):
@@ -212,15 +207,6 @@ class ControlChannel:
                     return messages[0]
         finally:
             self.sock.settimeout(SEND_TIMEOUT_S)
-
-    def take_queued(self) -> list[Message]:
-        """The messages read but not yet returned (for a process taking this channel over)."""
-        queued, self._queued = self._queued, []
-        return queued
-
-    def requeue(self, messages: list[Message]) -> None:
-        """Return ``messages`` first from the next read: what the previous reader of this channel had read."""
-        self._queued = [*messages, *self._queued]
 
     def close(self) -> None:
         self.sock.close()

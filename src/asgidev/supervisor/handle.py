@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import enum
-import json
 import os
 
 from asgidev.supervisor.control import ControlChannel
@@ -55,9 +53,6 @@ class Worker:
         self.kill_timer: asyncio.TimerHandle | None = None
         # How many modules it imported in advance as a spare (see warm.py); 0 when cold.
         self.warm_modules = 0
-        # Whether it served from the app's set-up run in advance (see prepared.py), and if not, why not.
-        self.prepared = False
-        self.unprepared = ""
 
     @property
     def is_ready(self) -> bool:
@@ -76,15 +71,8 @@ class Worker:
         if with_crash_page and self.state is WorkerState.STARTING:
             self.state = WorkerState.CRASH_PAGE_STARTING
 
-    def come_up(self, *, is_app: bool, note: bytes = b"") -> None:
-        """READY (``is_app``) or BROKEN arrived: the transitions of ``WorkerState`` out of its starting states.
-
-        ``note``: the message's payload, whether the set-up ran in advance (JSON; empty from older workers' paths).
-        """
-        if note:
-            with contextlib.suppress(ValueError, AttributeError):
-                fields = json.loads(note)
-                self.prepared, self.unprepared = bool(fields.get("prepared")), str(fields.get("unprepared", ""))
+    def come_up(self, *, is_app: bool) -> None:
+        """READY (``is_app``) or BROKEN arrived: the transitions of ``WorkerState`` out of its starting states."""
         if self.state is WorkerState.STARTING:
             self.state = WorkerState.SERVING if is_app else WorkerState.BROKEN
         elif self.state is WorkerState.CRASH_PAGE_STARTING:

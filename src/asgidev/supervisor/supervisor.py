@@ -260,7 +260,7 @@ class Supervisor:
 
     def _handle(self, worker: Worker, message: Message) -> None:
         if message.kind in (Kind.READY, Kind.BROKEN):
-            worker.come_up(is_app=message.kind is Kind.READY, note=message.payload)
+            worker.come_up(is_app=message.kind is Kind.READY)
             if worker is self.current:
                 if self.state is SupervisorState.STARTING:
                     self.state = SupervisorState.ANNOUNCED
@@ -304,12 +304,9 @@ class Supervisor:
             self.crash_count = 0
         if self.reload_started is not None:
             elapsed_ms = (time.perf_counter() - self.reload_started) * 1000
-            if worker.unprepared:
-                logger.debug("The app's set-up was not run in advance: %s.", worker.unprepared)
             if worker.state is WorkerState.SERVING:
                 warm = f"; warm: {worker.warm_modules} modules" if worker.warm_modules else ""
-                prepared = "; set-up run in advance" if worker.prepared else ""
-                logger.info("Reloaded in %.0f ms (changed: %s%s%s)", elapsed_ms, self.reload_reason, warm, prepared)
+                logger.info("Reloaded in %.0f ms (changed: %s%s)", elapsed_ms, self.reload_reason, warm)
             else:
                 logger.warning("Reload failed after %.0f ms: serving the error page until the next save fixes it.", elapsed_ms)
             self.reload_started = None

@@ -15,7 +15,7 @@ from pathlib import Path
 from asgidev.config import Config
 from asgidev.envfile import env_file_paths
 from asgidev.supervisor import warm_cache
-from asgidev.supervisor.control import Kind, WarmRequest, config_to_json
+from asgidev.supervisor.control import Kind, WarmRequest
 from asgidev.supervisor.handle import Worker
 
 logger = logging.getLogger("asgidev.reload")
@@ -75,8 +75,7 @@ class WarmSet:
             return
         modules = [name for name in modules if not self._is_excluded(name)]
         if modules and not self.config.reload_cold:
-            env_files = tuple(map(str, env_file_paths(self.config)))
-            request = WarmRequest(tuple(modules), self.roots, env_files, config_to_json(self.config))
+            request = WarmRequest(tuple(modules), self.roots, tuple(map(str, env_file_paths(self.config))))
             with contextlib.suppress(OSError):
                 spare.control.send(Kind.WARM, request.encode())
 

@@ -25,7 +25,7 @@ from asgidev.envfile import env_file_paths
 from asgidev.errors import AppImportError, join_sentences
 from asgidev.loaded_app import LoadedApp
 from asgidev.log import configure_logging
-from asgidev.runner import Owner, finish_load, load_app, serve
+from asgidev.runner import Owner, load_app, serve
 from asgidev.server.server import Server
 from asgidev.server.signals import install_loop_error_handler
 from asgidev.supervisor.control import (
@@ -34,12 +34,9 @@ from asgidev.supervisor.control import (
     ControlChannel,
     GoOptions,
     Kind,
-    Message,
     WarmRequest,
     config_from_json,
 )
-from asgidev.supervisor.prepared import PreparedChild, become_waiter
-from asgidev.supervisor.prepared import start as start_prepared
 from asgidev.supervisor.warm import WarmState, learn
 
 if TYPE_CHECKING:
@@ -63,14 +60,14 @@ MODULE_REPORT_DELAYS_S = (0.1, 1.0, 5.0)
 RETIRING_NICENESS = 10
 
 
-def _load(config: Config, go: GoOptions, prepared: LoadedApp | None) -> LoadedApp:
-    """The app to serve (finishing the set-up ``prepared`` in advance, if given), or the error page explaining why it cannot be."""
+def _load(config: Config, go: GoOptions) -> LoadedApp:
+    """The app to serve, or the error page explaining why it cannot be."""
     label = config.app or "the app"
     if go.crash_report:
         page = broken_code_app("The server worker crashed", go.crash_report, "", "asgidev restarts it when you save a file, or shortly.")
         return LoadedApp(page, label, is_error_page=True)
     try:
-        return finish_load(prepared) if prepared is not None else load_app(config)
+        return load_app(config)
     except AppImportError as exc:
         if exc.is_path_error:
             # Nothing in the user's code is wrong: APP names something that is not there.
@@ -86,9 +83,8 @@ class _WorkerOwner(Owner):
 
     is_reloading = True
 
-    def __init__(self, control: ControlChannel, go: GoOptions, ready_note: bytes) -> None:
+    def __init__(self, control: ControlChannel, go: GoOptions) -> None:
         self.control = control
-        self.ready_note = ready_note
         self.watch_roots = go.watch_roots
         self.print_banner = go.print_banner
         self.reporter = _ModuleReporter(control, go.watch_roots)
@@ -106,7 +102,7 @@ class _WorkerOwner(Owner):
         loop.add_reader(self.control.fileno(), _on_control, self.control, server, live)
         if not loaded.is_error_page:
             _report_imported_roots(self.control, self.watch_roots)
-        self.control.send(Kind.BROKEN if loaded.is_error_page else Kind.READY, self.ready_note)
+        self.control.send(Kind.BROKEN if loaded.is_error_page else Kind.READY)
         for delay in MODULE_REPORT_DELAYS_S:
             loop.call_later(delay, self.reporter.report)
 
@@ -223,61 +219,38 @@ def run_worker(control_socket: socket.socket) -> int:
     # listening sockets, when a change needs a fresh worker: every reload is
     # spared the interpreter's start-up and the framework's imports.
     warm = WarmState()
-    child: PreparedChild | None = None
-    unprepared = ""  # why no set-up was prepared in advance (see prepared.py), for the supervisor's debug log
     while (message := control.wait_message()) is not None and message.kind is Kind.WARM:
         request = WarmRequest.decode(message.payload)
         if warm.failed:
             continue  # this spare will not serve (see warm.py): it waits for the supervisor to end it
-        if child is not None:
-            child.discard()  # it has not the modules about to be warmed: prepared again below
-            child = None
         # Every WARM names the env files; applying them again sets nothing new (set variables win).
         warm.apply_env_files(request.env_files)
         warm.warm(request.modules, request.watch_roots, lambda: control.has_waiting_message(besides=Kind.WARM))
         with contextlib.suppress(OSError):
             report = {"modules": warm.imported, "ms": round(warm.milliseconds), "failed": warm.failed}
             control.send(Kind.WARMED, json.dumps(report).encode())
-        if request.config and not warm.failed and not control.has_waiting_message():
-            started = start_prepared(request, control, functools.partial(_serve_go, control))
-            child, unprepared = (started, "") if isinstance(started, PreparedChild) else (None, started)
     if message is None or message.kind is not Kind.GO:
-        if child is not None:
-            child.discard()
         return 0
     unfit = warm.unfit_reason()
     if unfit is not None:
-        if child is not None:
-            child.discard()
         # Serving now could differ from a cold start: decline, and the supervisor starts a cold worker.
         for fd in message.fds:
             os.close(fd)
         with contextlib.suppress(OSError):
             control.send(Kind.STALE, unfit.encode())
         return 0
-    if child is not None:
-        unprepared = child.offer(message, control)
-        if not unprepared:
-            become_waiter(child.pid)
-    return _serve_go(control, message, None, unprepared)
-
-
-def _serve_go(control: ControlChannel, message: Message, prepared: LoadedApp | None, unprepared: str = "") -> int:
-    """Serve as GO says, from the set-up ``prepared`` in advance (in a prepared child) or from scratch."""
     go = GoOptions.decode(message.payload)
     config = config_from_json(go.config)
-    if prepared is None:
-        configure_logging(config)  # a prepared child did, before its set-up
+    configure_logging(config)
     # Read now, not when the spare started: the file may have changed since, and that may be why we are here.
     apply_env_files(env_file_paths(config))
     sockets = [socket.socket(fileno=fd) for fd in message.fds]
     for sock in sockets:
         sock.setblocking(False)
-    note = json.dumps({"prepared": prepared is not None, "unprepared": unprepared}).encode()
     # Loaded before the event loop starts, as with --no-reload: code that runs
     # at import (Django's database access in urls.py, say) must not find itself
     # inside a running loop.
-    serve(config, _load(config, go, prepared), sockets, _WorkerOwner(control, go, note))
+    serve(config, _load(config, go), sockets, _WorkerOwner(control, go))
     return 0
 
 
