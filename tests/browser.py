@@ -47,14 +47,27 @@ class Browser:
     def __init__(self, executable: str) -> None:
         # Chromium helper processes may still write to the profile as it exits.
         self._profile = tempfile.TemporaryDirectory(ignore_cleanup_errors=True)
-        self.proc = subprocess.Popen(
-            [executable, *CHROMIUM_FLAGS, f"--user-data-dir={self._profile.name}", "about:blank"],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
+        # Chromium on a fresh machine has been seen to exit at its first start (once in a CI run):
+        # one more try, and a failed start never leaves its process behind.
+        for attempt in range(2):
+            self.proc = subprocess.Popen(
+                [executable, *CHROMIUM_FLAGS, f"--user-data-dir={self._profile.name}", "about:blank"],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            try:
+                endpoint = self._wait_for_devtools()
+                break
+            except RuntimeError:
+                self.proc.kill()
+                self.proc.wait()
+                assert self.proc.stderr is not None
+                self.proc.stderr.close()
+                if attempt == 1:
+                    self._profile.cleanup()
+                    raise
         self._ids = itertools.count(1)
-        endpoint = self._wait_for_devtools()
         targets = httpx.get(f"http://{endpoint}/json/list", timeout=10).json()
         page = next(t for t in targets if t["type"] == "page")
         self._stack = contextlib.ExitStack()
