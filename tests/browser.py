@@ -45,33 +45,36 @@ class Browser:
     """One headless Chromium with one page, driven over CDP."""
 
     def __init__(self, executable: str) -> None:
-        # Chromium helper processes may still write to the profile as it exits.
-        self._profile = tempfile.TemporaryDirectory(ignore_cleanup_errors=True)
-        # Chromium on a fresh machine has been seen to exit at its first start (once in a CI run):
-        # one more try, and a failed start never leaves its process behind.
-        for attempt in range(2):
-            self.proc = subprocess.Popen(
-                [executable, *CHROMIUM_FLAGS, f"--user-data-dir={self._profile.name}", "about:blank"],
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.PIPE,
-                text=True,
-            )
-            try:
-                endpoint = self._wait_for_devtools()
-                break
-            except RuntimeError:
-                self.proc.kill()
-                self.proc.wait()
-                assert self.proc.stderr is not None
-                self.proc.stderr.close()
-                if attempt == 1:
-                    self._profile.cleanup()
-                    raise
+        # Chromium on a fresh machine has been seen to exit before opening DevTools (once in a CI run): one more try.
+        try:
+            endpoint = self._launch(executable)
+        except RuntimeError:
+            endpoint = self._launch(executable)
         self._ids = itertools.count(1)
         targets = httpx.get(f"http://{endpoint}/json/list", timeout=10).json()
         page = next(t for t in targets if t["type"] == "page")
         self._stack = contextlib.ExitStack()
         self.ws: ClientConnection = self._stack.enter_context(connect(page["webSocketDebuggerUrl"], max_size=None, open_timeout=10))
+
+    def _launch(self, executable: str) -> str:
+        """Start Chromium on a fresh profile and return its DevTools address; a failed start leaves no process behind."""
+        # Chromium helper processes may still write to the profile as it exits.
+        self._profile = tempfile.TemporaryDirectory(ignore_cleanup_errors=True)
+        self.proc = subprocess.Popen(
+            [executable, *CHROMIUM_FLAGS, f"--user-data-dir={self._profile.name}", "about:blank"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            return self._wait_for_devtools()
+        except RuntimeError:
+            self.proc.kill()
+            self.proc.wait()
+            assert self.proc.stderr is not None
+            self.proc.stderr.close()
+            self._profile.cleanup()
+            raise
 
     def _wait_for_devtools(self) -> str:
         assert self.proc.stderr is not None
