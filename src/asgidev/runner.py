@@ -42,8 +42,13 @@ logger = logging.getLogger(__name__)
 WELCOME_LABEL = "the built-in welcome page (no APP given)"
 
 
-def load_app(config: Config) -> LoadedApp:
+def load_app(config: Config, *, in_advance: bool = False) -> LoadedApp:
     """Import the app the configuration names, else a discovered Django project's or ``main.py``'s, else the welcome page.
+
+    ``in_advance``: a prepared spare runs the app's set-up before the change
+    that needs it arrives (see ``supervisor/prepared.py``), so the part most
+    likely to be edited, Django's URLconf and the views it imports, is left
+    for ``finish_load`` after GO.
 
     Django apps come back wrapped for static files, with system checks to run
     once serving and Django's lines added to the banner (see ``asgidev.django.integration``).
@@ -53,15 +58,29 @@ def load_app(config: Config) -> LoadedApp:
         AppImportError: the user's app cannot be imported.
     """
     with keeping_own_loggers():
-        return _load(config)
+        return _load(config, in_advance)
 
 
-def _load(config: Config) -> LoadedApp:
+def finish_load(loaded: LoadedApp) -> LoadedApp:
+    """What ``load_app(in_advance=True)`` left undone: Django's URLconf.
+
+    Raises:
+        AppImportError: the URLconf (or a module it imports) raised.
+    """
+    if "django" in sys.modules:
+        from asgidev.django.integration import import_urlconf_if_configured
+
+        with keeping_own_loggers():
+            import_urlconf_if_configured()
+    return loaded
+
+
+def _load(config: Config, in_advance: bool) -> LoadedApp:
     # Imported only when needed, so apps of other frameworks never import Django.
     from asgidev.django.integration import adapt_for_django
 
     if config.app is None:
-        loaded = adapt_for_django(config, None)  # a Django project directory?
+        loaded = adapt_for_django(config, None, in_advance=in_advance)  # a Django project directory?
         if loaded is not None:
             return loaded
         found = discover_app(config.app_dir)
@@ -71,7 +90,7 @@ def _load(config: Config) -> LoadedApp:
     else:
         loaded = _import(config.app, config)
     if "django" in sys.modules:
-        return adapt_for_django(config, loaded) or loaded
+        return adapt_for_django(config, loaded, in_advance=in_advance) or loaded
     return loaded
 
 

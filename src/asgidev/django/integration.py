@@ -19,12 +19,13 @@ from asgidev.importer import as_asgi3, format_user_traceback, import_app
 from asgidev.loaded_app import LoadedApp
 
 
-def adapt_for_django(config: Config, loaded: LoadedApp | None) -> LoadedApp | None:
+def adapt_for_django(config: Config, loaded: LoadedApp | None, *, in_advance: bool = False) -> LoadedApp | None:
     """Discover a Django project (when ``loaded`` is None) and prepare a Django app to serve.
 
     Returns None when there is nothing Django about this run: no app was given
     and ``config.app_dir`` is no Django project, so the caller serves its default.
-    A non-Django ``loaded`` comes back unchanged.
+    A non-Django ``loaded`` comes back unchanged. ``in_advance`` leaves the
+    URLconf for ``import_urlconf_if_configured`` (a prepared spare's set-up).
 
     Raises:
         AppImportError: the project's settings or app cannot be imported.
@@ -37,7 +38,17 @@ def adapt_for_django(config: Config, loaded: LoadedApp | None) -> LoadedApp | No
         loaded, notes = _load_project_app(config, project)
     if not _is_django_configured():
         return loaded
-    return _prepare(config, loaded, notes)
+    return _prepare(config, loaded, notes, in_advance)
+
+
+def import_urlconf_if_configured() -> None:
+    """The URLconf import that ``adapt_for_django(in_advance=True)`` left for after GO.
+
+    Raises:
+        AppImportError: the URLconf (or a module it imports) raised.
+    """
+    if _is_django_configured():
+        _import_urlconf()
 
 
 def _load_project_app(config: Config, project: DjangoProject) -> tuple[LoadedApp, tuple[str, ...]]:
@@ -98,7 +109,7 @@ def _is_django_configured() -> bool:
     return bool(settings.configured)
 
 
-def _prepare(config: Config, loaded: LoadedApp, notes: tuple[str, ...]) -> LoadedApp:
+def _prepare(config: Config, loaded: LoadedApp, notes: tuple[str, ...], in_advance: bool) -> LoadedApp:
     """Static files, system checks (run once serving) and the banner lines runserver shows."""
     import functools
 
@@ -116,7 +127,8 @@ def _prepare(config: Config, loaded: LoadedApp, notes: tuple[str, ...]) -> Loade
         )
     static = with_static_files(loaded.app, config)
     # Before serving, unlike the checks: the first request would import it anyway.
-    _import_urlconf()
+    if not in_advance:
+        _import_urlconf()
     settings_module = settings.SETTINGS_MODULE or "settings.configure()"
     lines = [f"Django version {django.get_version()}, using settings {settings_module!r}", *notes]
     if static.banner_line:

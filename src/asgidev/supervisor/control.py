@@ -61,6 +61,7 @@ class Kind(enum.IntEnum):
     WARMED = 12
     STALE = 13
     ROOTS = 14
+    SEED = 15  # spare to supervisor: a forked copy of it, taken before its set-up ran in advance (seed.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +101,8 @@ class WarmRequest:
     # The env files a worker applies after GO: applied before warming too, so
     # imports that read the environment see what a cold start's imports see.
     env_files: tuple[str, ...] = ()
+    # The Config as JSON when the spare is to run the app's set-up in advance (prepared.py); else empty.
+    config: str = ""
 
     def encode(self) -> bytes:
         return json.dumps(dataclasses.asdict(self)).encode()
@@ -107,7 +110,7 @@ class WarmRequest:
     @classmethod
     def decode(cls, payload: bytes) -> WarmRequest:
         fields = json.loads(payload)
-        return cls(tuple(fields["modules"]), tuple(fields["watch_roots"]), tuple(fields.get("env_files", ())))
+        return cls(tuple(fields["modules"]), tuple(fields["watch_roots"]), tuple(fields.get("env_files", ())), fields.get("config", ""))
 
 
 class ChannelClosedError(ConnectionError):

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import enum
+import json
 import os
 
 from asgidev.supervisor.control import ControlChannel
@@ -53,6 +55,11 @@ class Worker:
         self.kill_timer: asyncio.TimerHandle | None = None
         # How many modules it imported in advance as a spare (see warm.py); 0 when cold.
         self.warm_modules = 0
+        # From its READY: whether it served from the app's set-up run in advance (see prepared.py), how long
+        # its set-up took, and whether that was Django's (the one a spare can run in advance).
+        self.prepared = False
+        self.setup_ms = 0.0
+        self.is_django = False
 
     @property
     def is_ready(self) -> bool:
@@ -71,8 +78,15 @@ class Worker:
         if with_crash_page and self.state is WorkerState.STARTING:
             self.state = WorkerState.CRASH_PAGE_STARTING
 
-    def come_up(self, *, is_app: bool) -> None:
-        """READY (``is_app``) or BROKEN arrived: the transitions of ``WorkerState`` out of its starting states."""
+    def come_up(self, *, is_app: bool, note: bytes = b"") -> None:
+        """READY (``is_app``) or BROKEN arrived: the transitions of ``WorkerState`` out of its starting states.
+
+        ``note``: the message's payload, about the app's set-up (JSON; empty from a worker serving an error page).
+        """
+        if note:
+            with contextlib.suppress(ValueError, AttributeError, TypeError):
+                fields = json.loads(note)
+                self.prepared, self.setup_ms, self.is_django = bool(fields["prepared"]), float(fields["setup_ms"]), bool(fields["django"])
         if self.state is WorkerState.STARTING:
             self.state = WorkerState.SERVING if is_app else WorkerState.BROKEN
         elif self.state is WorkerState.CRASH_PAGE_STARTING:

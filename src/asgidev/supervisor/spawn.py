@@ -25,6 +25,7 @@ import time
 from typing import NoReturn, Protocol
 
 from asgidev.supervisor.control import ENV_CONTROL_FD, ControlChannel
+from asgidev.supervisor.fork_safety import can_fork_safely
 
 # Options after which no reload worker will be wanted: don't start one early for them.
 _NO_WORKER_FLAGS = frozenset({"--no-reload", "--noreload", "--help", "-h", "--version"})
@@ -132,7 +133,7 @@ def _become_worker(control: ControlChannel, theirs: socket.socket) -> NoReturn:
     if not sys.flags.safe_path:
         sys.path[0] = os.getcwd()
     # Leave through SystemExit, not os._exit, so the app's atexit hooks and
-    # logging flush run as in any worker. Nothing above catches it (see _can_fork).
+    # logging flush run as in any worker. Nothing above catches it (see can_fork_safely).
     raise SystemExit(worker.run_worker(theirs))
 
 
@@ -147,20 +148,12 @@ def _close_inherited_fds(keep: int) -> None:
                     os.close(fd)
 
 
-def _can_fork() -> bool:
-    """Forking is safe, and the child's SystemExit reaches the interpreter: no debugger, profiler or extra thread."""
-    threading = sys.modules.get("threading")
-    return (
-        hasattr(os, "fork") and sys.gettrace() is None and sys.getprofile() is None and (threading is None or threading.active_count() == 1)
-    )
-
-
 def spawn_early(argv: list[str]) -> None:
     """Start the first worker now, unless the command line clearly will not need one."""
     global _early
     if _NO_WORKER_FLAGS.intersection(argv) or _early is not None:
         return
-    _early = _fork_worker() if _can_fork() else spawn_worker()
+    _early = _fork_worker() if can_fork_safely() else spawn_worker()
     atexit.register(_discard_early)
 
 

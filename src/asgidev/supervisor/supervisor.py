@@ -32,6 +32,7 @@ from asgidev.sockets import bind_sockets
 from asgidev.stop_signals import install_supervisor_signals
 from asgidev.supervisor.control import (
     ChannelClosedError,
+    ControlChannel,
     GoOptions,
     Kind,
     Message,
@@ -39,7 +40,9 @@ from asgidev.supervisor.control import (
 )
 from asgidev.supervisor.handed_back import HandedBackConnections
 from asgidev.supervisor.handle import Worker, WorkerState
-from asgidev.supervisor.spawn import spawn_worker, take_early
+from asgidev.supervisor.spares import Spares
+from asgidev.supervisor.spawn import WorkerProcess, spawn_worker, take_early
+from asgidev.supervisor.subreaper import Orphans, become_subreaper
 from asgidev.supervisor.warm_set import WarmSet
 from asgidev.tls import build_ssl_context
 
@@ -57,9 +60,6 @@ GROUP_SIGNAL_SETTLE_S = 0.1
 _SIGNALLED_EXITS = frozenset({0, -signal.SIGTERM, -signal.SIGHUP})
 # Restart delays for a worker that keeps crashing before it is ready.
 CRASH_BACKOFF_S = (0.5, 1.0, 2.0, 5.0)
-# The spare worker starts this long after the current one is ready, so its
-# start-up and imports never compete with the first responses for the CPU.
-SPARE_DELAY_S = 0.1
 
 
 class SupervisorState(enum.Enum):
@@ -78,7 +78,6 @@ class Supervisor:
         self.sockets = sockets
         self.workers: list[Worker] = []
         self.current: Worker | None = None
-        self.spare: Worker | None = None
         self.handed_back = HandedBackConnections()
         self.reload_reason = ""
         self.reload_started: float | None = None
@@ -86,10 +85,11 @@ class Supervisor:
         self.pending_apply: tuple[Worker, str, float] | None = None
         self.crash_count = 0
         self.state = SupervisorState.STARTING
-        self.warm_set = WarmSet(config)
+        self.warm_set = WarmSet(config, can_seed=become_subreaper())
+        self.orphans = Orphans(self.warm_set.can_seed, lambda: {w.process.pid for w in self.workers})
+        self.spares = Spares(self.warm_set, self._spawn, self._register, self._retire)
         self._stop = asyncio.Event()
         self._retry: asyncio.TimerHandle | None = None
-        self._spare_timer: asyncio.TimerHandle | None = None
         self._tasks = asyncio.TaskGroup()
         # Imported here, not at the top: the first worker is already on its way (spawn.py) while watchfiles loads.
         from asgidev.supervisor.watcher import Watcher
@@ -131,8 +131,7 @@ class Supervisor:
         self.state = SupervisorState.STOPPING
         if self._retry is not None:
             self._retry.cancel()
-        if self._spare_timer is not None:
-            self._spare_timer.cancel()
+        self.spares.stop()
         self._stop.set()
 
     # -- reloading ------------------------------------------------------------
@@ -190,9 +189,9 @@ class Supervisor:
     def _retire(self, worker: Worker) -> None:
         if worker.state in (WorkerState.STOPPING, WorkerState.EXITING, WorkerState.EXITED):
             return
-        if worker is self.spare:
+        if worker is self.spares.spare:
             # A spare waits for GO; end-of-file on its channel tells it to exit.
-            self.spare = None
+            self.spares.spare = None
             asyncio.get_running_loop().remove_reader(worker.control.fileno())
             worker.control.sock.shutdown(socket.SHUT_RDWR)
             asyncio.get_running_loop().add_reader(worker.control.fileno(), self._on_control, worker)
@@ -211,8 +210,7 @@ class Supervisor:
         """Put the spare worker to work (or a fresh one if there is no spare) as the current worker."""
         # Until one worker has come up and printed the banner, each new one is asked to.
         print_banner = self.state is SupervisorState.STARTING
-        worker = self.spare if self.spare is not None and self.spare.process.poll() is None else self._spawn()
-        self.spare = None
+        worker = self.spares.take() or self._spawn()
         self.current = worker
         # If it died meanwhile, its end-of-file arrives through _on_control.
         with contextlib.suppress(OSError):
@@ -223,30 +221,25 @@ class Supervisor:
 
     def _spawn(self) -> Worker:
         """Start a worker process that waits for GO (or adopt the one started before parsing the command line)."""
-        process, control = take_early() or spawn_worker()
+        return self._register(*(take_early() or spawn_worker()))
+
+    def _register(self, process: WorkerProcess, control: ControlChannel) -> Worker:
         worker = Worker(process, control)
         self.workers.append(worker)
         asyncio.get_running_loop().add_reader(control.fileno(), self._on_control, worker)
         return worker
-
-    def _schedule_spare(self) -> None:
-        """Have a spare worker waiting (warmed) before the next change, started once the current one has settled."""
-        if self.spare is None and self._spare_timer is None and not self.is_stopping:
-            self._spare_timer = asyncio.get_running_loop().call_later(SPARE_DELAY_S, self._start_spare)
-
-    def _start_spare(self) -> None:
-        self._spare_timer = None
-        if self.spare is None and not self.is_stopping:
-            self.spare = self._spawn()
-            self.warm_set.ask(self.spare, list(self.warm_set.modules))
 
     def _on_stale(self, worker: Worker, reason: str) -> None:
         """The spare declined GO (a file it imported changed on disk, say). Serve this change from a cold worker."""
         worker.state = WorkerState.STOPPING  # it exits by itself
         if worker is not self.current or self.is_stopping:
             return
-        logger.info("%s: this reload starts from a fresh interpreter.", reason)
         self.current = None
+        if self.spares.seed is not None:
+            logger.debug("The app's set-up was not run in advance: %s.", reason.removeprefix("set-up not run in advance: "))
+            self.spares.spare = self.spares.take_seed()
+        else:
+            logger.info("%s: this reload starts from a fresh interpreter.", reason)
         self._start_worker()
 
     def _on_control(self, worker: Worker) -> None:
@@ -260,7 +253,7 @@ class Supervisor:
 
     def _handle(self, worker: Worker, message: Message) -> None:
         if message.kind in (Kind.READY, Kind.BROKEN):
-            worker.come_up(is_app=message.kind is Kind.READY)
+            worker.come_up(is_app=message.kind is Kind.READY, note=message.payload)
             if worker is self.current:
                 if self.state is SupervisorState.STARTING:
                     self.state = SupervisorState.ANNOUNCED
@@ -277,15 +270,17 @@ class Supervisor:
             self._forward_connections()
         elif message.kind is Kind.MODULES:
             new = self.warm_set.learn(message.payload)
-            if new and self.spare is not None:
-                self.warm_set.ask(self.spare, new)
+            if new and self.spares.spare is not None:
+                self.warm_set.ask(self.spares.spare, new)
         elif message.kind is Kind.WARMED:
-            if not self.warm_set.note_warmed(worker, message.payload) and worker is self.spare:
+            if not self.warm_set.note_warmed(worker, message.payload) and worker is self.spares.spare:
                 # Some modules failed to import in it: a fresh spare imports the rest (see warm.py).
                 self._retire(worker)
-                self._start_spare()
+                self.spares.start()
         elif message.kind is Kind.ROOTS:
             self._watch_also(json.loads(message.payload))
+        elif message.kind is Kind.SEED:
+            self.spares.keep_seed(worker, message)
         elif message.kind is Kind.STALE:
             self._on_stale(worker, message.payload.decode(errors="replace"))
 
@@ -306,12 +301,15 @@ class Supervisor:
             elapsed_ms = (time.perf_counter() - self.reload_started) * 1000
             if worker.state is WorkerState.SERVING:
                 warm = f"; warm: {worker.warm_modules} modules" if worker.warm_modules else ""
-                logger.info("Reloaded in %.0f ms (changed: %s%s)", elapsed_ms, self.reload_reason, warm)
+                prepared = "; set-up run in advance" if worker.prepared else ""
+                logger.info("Reloaded in %.0f ms (changed: %s%s%s)", elapsed_ms, self.reload_reason, warm, prepared)
             else:
                 logger.warning("Reload failed after %.0f ms: serving the error page until the next save fixes it.", elapsed_ms)
             self.reload_started = None
+        if worker.state is WorkerState.SERVING:
+            self.warm_set.note_setup(worker)
         self._forward_connections()
-        self._schedule_spare()
+        self.spares.schedule()
 
     def _forward_connections(self) -> None:
         self.handed_back.forward(self.current, is_stopping=self.is_stopping)
@@ -320,8 +318,7 @@ class Supervisor:
         """End-of-file: the worker is exiting (or has). Reap it in a task, so the loop never waits for it."""
         asyncio.get_running_loop().remove_reader(worker.control.fileno())
         worker.control.close()
-        if worker is self.spare:
-            self.spare = None  # never handed GO from here on
+        self.spares.forget(worker)  # never handed GO from here on
         was_starting = worker.is_starting
         worker.state = WorkerState.EXITING  # no longer ready: connections handed back wait for its successor
         self._tasks.create_task(self._reap(worker, was_starting))
@@ -329,6 +326,7 @@ class Supervisor:
     async def _reap(self, worker: Worker, was_starting: bool) -> None:
         code = await worker.reap()
         self.workers.remove(worker)
+        self.orphans.collect()
         if worker is self.current and not self.is_stopping:
             if code in _SIGNALLED_EXITS:
                 # Stopped by a signal that may have been sent to the whole group:

@@ -25,8 +25,9 @@ Four rules keep a warm reload identical to a cold start:
 - Warming stops as soon as GO is waiting, so a save during warming never
   waits for modules the new worker may not even need.
 
-No fork is involved: the spare is a fresh interpreter that imports, so
-modules that start threads at import are no hazard (see docs/reloading.md).
+The spare is a fresh interpreter that imports, not a fork, so modules that
+start threads at import are no hazard to it. Once warmed it may fork a child
+that runs the app's set-up in advance, only when that is safe (prepared.py).
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ logger = logging.getLogger("asgidev.reload")
 _SKIPPED = frozenset({"__main__", "__mp_main__"})
 
 
-def _is_under(path: str, roots: Sequence[str]) -> bool:
+def is_under(path: str, roots: Sequence[str]) -> bool:
     return any(path == root or path.startswith(root.rstrip(os.sep) + os.sep) for root in roots)
 
 
@@ -68,7 +69,7 @@ def learn(roots: Sequence[str]) -> list[str]:
         if name in _SKIPPED or module is None:
             continue
         file = _module_file(module)
-        if file is not None and not _is_under(file, roots):
+        if file is not None and not is_under(file, roots):
             found.append(name)
     return found
 
@@ -91,7 +92,7 @@ class _ProjectCodeBlocker(importlib.abc.MetaPathFinder):
                 continue
             # Only real paths: built-in and frozen modules have origins like "built-in".
             locations = [*([spec.origin] if spec.has_location and spec.origin else []), *(spec.submodule_search_locations or ())]
-            if any(os.path.isabs(location) and _is_under(os.path.realpath(location), self.roots) for location in locations):
+            if any(os.path.isabs(location) and is_under(os.path.realpath(location), self.roots) for location in locations):
                 self.refused = fullname
                 raise ImportError(f"{fullname} is the project's own code: not imported while warming", name=fullname)
             return None  # not the project's: let the normal machinery import it
@@ -103,7 +104,7 @@ def _sys_path_sources(roots: Sequence[str]) -> list[str]:
     sources: list[str] = []
     site_dirs = [*site.getsitepackages(), site.getusersitepackages()] if hasattr(site, "getsitepackages") else []
     for directory in dict.fromkeys([*sys.path, *site_dirs]):
-        if not directory or not os.path.isdir(directory) or _is_under(os.path.realpath(directory), roots):
+        if not directory or not os.path.isdir(directory) or is_under(os.path.realpath(directory), roots):
             continue
         sources.append(directory)
         with contextlib.suppress(OSError):
@@ -190,7 +191,7 @@ class WarmState:
     def _record(self, roots: Sequence[str]) -> None:
         for module in list(sys.modules.values()):
             file = _module_file(module) if module is not None else None
-            if file is not None and file not in self._times and not _is_under(file, roots):
+            if file is not None and file not in self._times and not is_under(file, roots):
                 self._times[file] = _mtime(file)
         for source in _sys_path_sources(roots):
             self._times.setdefault(source, _mtime(source))

@@ -33,24 +33,24 @@ def cache_path(app_dir: Path) -> Path:
     return base / "asgidev" / f"warm-{hashlib.sha256(key.encode()).hexdigest()[:20]}.json"
 
 
-def load(path: Path) -> tuple[list[str], list[str]]:
-    """The modules and the excluded modules kept in ``path`` (nothing if it is missing or unreadable)."""
+def load(path: Path) -> tuple[list[str], list[str], bool]:
+    """The modules, the excluded modules and whether spares prepare (nothing if missing or unreadable)."""
     try:
         data = json.loads(path.read_text())
-        modules, excluded = data["modules"], data["excluded"]
-    except (OSError, ValueError, KeyError, TypeError):
-        return [], []
+        modules, excluded, prepare = data["modules"], data["excluded"], data.get("prepare", False)
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return [], [], False
     if not all(isinstance(name, str) for name in [*modules, *excluded]):
-        return [], []
-    return list(modules), list(excluded)
+        return [], [], False
+    return list(modules), list(excluded), prepare is True
 
 
-def save(path: Path, modules: list[str], excluded: list[str]) -> None:
+def save(path: Path, modules: list[str], excluded: list[str], prepare: bool) -> None:
     """Write the set atomically (a reader never sees half a file); errors are ignored: it is only a hint."""
     with contextlib.suppress(OSError):
         path.parent.mkdir(parents=True, exist_ok=True)
         temporary = path.with_suffix(f".{os.getpid()}.tmp")
-        temporary.write_text(json.dumps({"modules": modules, "excluded": sorted(excluded)}))
+        temporary.write_text(json.dumps({"modules": modules, "excluded": sorted(excluded), "prepare": prepare}))
         os.replace(temporary, path)
         _prune(path.parent)
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from asgidev.config import Config
 from asgidev.envfile import env_file_paths
 from asgidev.supervisor import warm_cache
-from asgidev.supervisor.control import Kind, WarmRequest
+from asgidev.supervisor.control import Kind, WarmRequest, config_to_json
 from asgidev.supervisor.handle import Worker
 
 logger = logging.getLogger("asgidev.reload")
@@ -25,23 +25,31 @@ logger = logging.getLogger("asgidev.reload")
 # adds at least one module to the excluded ones, so there is no endless loop;
 # this bounds the background work a pathological project could cause.
 MAX_SPARES_SET_ASIDE = 8
+# A Django set-up (settings, django.setup(): the part a spare runs in advance, prepared.py) slower than this,
+# in a warm worker, is run in advance by the next spares; quicker ones are not worth a seed's memory.
+PREPARE_WORTH_MS = 150.0
 
 
 class WarmSet:
     """Installed modules the workers imported, in import order, for the spare to import before the next change."""
 
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, *, can_seed: bool = False) -> None:
         self.config = config
+        # Whether spares may fork seeds (seed.py), which running the set-up in advance needs.
+        self.can_seed = can_seed
         self.modules: dict[str, None] = {}
         # Modules that failed to import in a spare: they, and the modules inside
         # them, are imported after GO (by the app's set-up), as in a cold start.
         self.excluded: set[str] = set()
         self.spares_set_aside = 0
+        # Whether spares run the app's set-up in advance (prepared.py): learned from the last warm worker.
+        self.prepare = False
         self._roots: tuple[str, ...] | None = None
         # What the last run learned (warm_cache.py): the first spare warms with it at once.
         self._cache = None if config.reload_cold else warm_cache.cache_path(Path(config.app_dir))
         if self._cache is not None:
-            modules, excluded = warm_cache.load(self._cache)
+            modules, excluded, prepare = warm_cache.load(self._cache)
+            self.prepare = prepare and can_seed
             self.modules.update(dict.fromkeys(modules))
             self.excluded.update(excluded)
 
@@ -75,13 +83,22 @@ class WarmSet:
             return
         modules = [name for name in modules if not self._is_excluded(name)]
         if modules and not self.config.reload_cold:
-            request = WarmRequest(tuple(modules), self.roots, tuple(map(str, env_file_paths(self.config))))
+            env_files = tuple(map(str, env_file_paths(self.config)))
+            request = WarmRequest(tuple(modules), self.roots, env_files, config_to_json(self.config) if self.prepare else "")
             with contextlib.suppress(OSError):
                 spare.control.send(Kind.WARM, request.encode())
 
+    def note_setup(self, worker: Worker) -> None:
+        """A worker is serving: whether its set-up, as a warm worker paid it, is worth running in advance."""
+        if worker.warm_modules and not self.config.reload_cold:
+            prepare = self.can_seed and worker.is_django and worker.setup_ms >= PREPARE_WORTH_MS
+            if prepare is not self.prepare:
+                self.prepare = prepare
+                self._save()
+
     def _save(self) -> None:
         if self._cache is not None:
-            warm_cache.save(self._cache, list(self.modules), list(self.excluded))
+            warm_cache.save(self._cache, list(self.modules), list(self.excluded), self.prepare)
 
     def _is_excluded(self, name: str) -> bool:
         # Importing a.b.c imports a and a.b first: inside an excluded package is excluded too.

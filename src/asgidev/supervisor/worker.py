@@ -16,6 +16,7 @@ import os
 import signal
 import socket
 import sys
+import time
 from typing import TYPE_CHECKING
 
 from asgidev.builtin_apps import broken_code_app
@@ -25,7 +26,7 @@ from asgidev.envfile import env_file_paths
 from asgidev.errors import AppImportError, join_sentences
 from asgidev.loaded_app import LoadedApp
 from asgidev.log import configure_logging
-from asgidev.runner import Owner, load_app, serve
+from asgidev.runner import Owner, finish_load, load_app, serve
 from asgidev.server.server import Server
 from asgidev.server.signals import install_loop_error_handler
 from asgidev.supervisor.control import (
@@ -34,9 +35,12 @@ from asgidev.supervisor.control import (
     ControlChannel,
     GoOptions,
     Kind,
+    Message,
     WarmRequest,
     config_from_json,
 )
+from asgidev.supervisor.prepared import Prepared, prepare
+from asgidev.supervisor.seed import fork_seed
 from asgidev.supervisor.warm import WarmState, learn
 
 if TYPE_CHECKING:
@@ -60,14 +64,14 @@ MODULE_REPORT_DELAYS_S = (0.1, 1.0, 5.0)
 RETIRING_NICENESS = 10
 
 
-def _load(config: Config, go: GoOptions) -> LoadedApp:
-    """The app to serve, or the error page explaining why it cannot be."""
+def _load(config: Config, go: GoOptions, prepared: Prepared | None) -> LoadedApp:
+    """The app to serve (finishing the set-up ``prepared`` in advance, if given), or the error page explaining why it cannot be."""
     label = config.app or "the app"
     if go.crash_report:
         page = broken_code_app("The server worker crashed", go.crash_report, "", "asgidev restarts it when you save a file, or shortly.")
         return LoadedApp(page, label, is_error_page=True)
     try:
-        return load_app(config)
+        return finish_load(prepared.loaded) if prepared is not None else load_app(config)
     except AppImportError as exc:
         if exc.is_path_error:
             # Nothing in the user's code is wrong: APP names something that is not there.
@@ -83,8 +87,9 @@ class _WorkerOwner(Owner):
 
     is_reloading = True
 
-    def __init__(self, control: ControlChannel, go: GoOptions) -> None:
+    def __init__(self, control: ControlChannel, go: GoOptions, ready_note: bytes) -> None:
         self.control = control
+        self.ready_note = ready_note
         self.watch_roots = go.watch_roots
         self.print_banner = go.print_banner
         self.reporter = _ModuleReporter(control, go.watch_roots)
@@ -102,7 +107,7 @@ class _WorkerOwner(Owner):
         loop.add_reader(self.control.fileno(), _on_control, self.control, server, live)
         if not loaded.is_error_page:
             _report_imported_roots(self.control, self.watch_roots)
-        self.control.send(Kind.BROKEN if loaded.is_error_page else Kind.READY)
+        self.control.send(Kind.BROKEN if loaded.is_error_page else Kind.READY, self.ready_note)
         for delay in MODULE_REPORT_DELAYS_S:
             loop.call_later(delay, self.reporter.report)
 
@@ -219,19 +224,38 @@ def run_worker(control_socket: socket.socket) -> int:
     # listening sockets, when a change needs a fresh worker: every reload is
     # spared the interpreter's start-up and the framework's imports.
     warm = WarmState()
+    # Warming imports modules before the app's set-up, which a cold start never does; what that makes
+    # Python report as "Exception ignored in ..." (Django's LazySettings, unconfigured) is warming's, not the app's.
+    unraisable_hook, sys.unraisablehook = sys.unraisablehook, _ignore
+    prepared: Prepared | str = ""  # the set-up run in advance (prepared.py), or why there is none
     while (message := control.wait_message()) is not None and message.kind is Kind.WARM:
         request = WarmRequest.decode(message.payload)
-        if warm.failed:
-            continue  # this spare will not serve (see warm.py): it waits for the supervisor to end it
+        if warm.failed or isinstance(prepared, Prepared) or prepared.startswith(_DIRTY):
+            # Set aside (see warm.py), or past its set-up: it waits for GO or its end (the seed warms these).
+            continue
         # Every WARM names the env files; applying them again sets nothing new (set variables win).
         warm.apply_env_files(request.env_files)
-        warm.warm(request.modules, request.watch_roots, lambda: control.has_waiting_message(besides=Kind.WARM))
+        warm.warm(request.modules, request.watch_roots, functools.partial(control.has_waiting_message, besides=Kind.WARM))
         with contextlib.suppress(OSError):
             report = {"modules": warm.imported, "ms": round(warm.milliseconds), "failed": warm.failed}
             control.send(Kind.WARMED, json.dumps(report).encode())
+        if request.config and not warm.failed and not control.has_waiting_message():
+            # Only with a seed: without one, a set-up that turns out stale would leave a fresh interpreter to serve.
+            seed = fork_seed(control)
+            if isinstance(seed, ControlChannel):
+                control = seed  # this process is the seed: a warm spare, from before any set-up
+            elif seed:
+                sys.unraisablehook = unraisable_hook  # the app's own set-up: reported as in a cold start
+                outcome = prepare(request)
+                prepared = outcome if isinstance(outcome, Prepared) else f"{_DIRTY}{outcome}"
     if message is None or message.kind is not Kind.GO:
         return 0
+    sys.unraisablehook = unraisable_hook
     unfit = warm.unfit_reason()
+    if unfit is None and isinstance(prepared, Prepared):
+        unfit = prepared.unfit_reason(GoOptions.decode(message.payload))
+    elif unfit is None and isinstance(prepared, str) and prepared.startswith(_DIRTY):
+        unfit = prepared
     if unfit is not None:
         # Serving now could differ from a cold start: decline, and the supervisor starts a cold worker.
         for fd in message.fds:
@@ -239,9 +263,25 @@ def run_worker(control_socket: socket.socket) -> int:
         with contextlib.suppress(OSError):
             control.send(Kind.STALE, unfit.encode())
         return 0
+    return _serve_go(control, message, prepared if isinstance(prepared, Prepared) else None)
+
+
+def _ignore(unraisable: object) -> None:
+    pass
+
+
+# A set-up was tried in advance and not kept: the process ran part of it, so it must not serve.
+_DIRTY = "set-up not run in advance: "
+
+
+def _serve_go(control: ControlChannel, message: Message, prepared: Prepared | None) -> int:
+    """Serve as GO says, from the set-up ``prepared`` in advance or from scratch."""
     go = GoOptions.decode(message.payload)
     config = config_from_json(go.config)
-    configure_logging(config)
+    if prepared is None:
+        configure_logging(config)  # a prepared spare did, before its set-up
+    else:
+        prepared.held.release()
     # Read now, not when the spare started: the file may have changed since, and that may be why we are here.
     apply_env_files(env_file_paths(config))
     sockets = [socket.socket(fileno=fd) for fd in message.fds]
@@ -250,8 +290,18 @@ def run_worker(control_socket: socket.socket) -> int:
     # Loaded before the event loop starts, as with --no-reload: code that runs
     # at import (Django's database access in urls.py, say) must not find itself
     # inside a running loop.
-    serve(config, _load(config, go), sockets, _WorkerOwner(control, go))
+    began = time.perf_counter()
+    loaded = _load(config, go, prepared)
+    setup_ms = (time.perf_counter() - began) * 1000 + (prepared.milliseconds if prepared is not None else 0)
+    note = {"prepared": prepared is not None, "setup_ms": round(setup_ms), "django": _is_django_project()}
+    serve(config, loaded, sockets, _WorkerOwner(control, go, json.dumps(note).encode()))
     return 0
+
+
+def _is_django_project() -> bool:
+    """Whether the app's set-up is Django's (whose set-up a spare can run in advance: prepared.py)."""
+    django_conf = sys.modules.get("django.conf")
+    return django_conf is not None and bool(django_conf.settings.configured)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,91 @@
+"""The next worker, kept ready before the change that needs it: a spare, and the seed that makes the one after it.
+
+A spare is a worker waiting for GO, warmed with the installed modules the app
+needs (warm_set.py, warm.py) and, for a slow Django set-up, with that set-up
+run in advance (prepared.py). Such a spare leaves a seed, a warm copy of
+itself from before the set-up (seed.py): the seed becomes the next spare,
+and it serves a change the prepared spare may not. Without a seed, the next
+spare is a fresh interpreter.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+from asgidev.supervisor.control import ControlChannel, Message
+from asgidev.supervisor.handle import Worker
+from asgidev.supervisor.spawn import WorkerProcess
+from asgidev.supervisor.subreaper import adopt
+from asgidev.supervisor.warm_set import WarmSet
+
+# The spare worker starts this long after the current one is ready, so its
+# start-up and imports never compete with the first responses for the CPU.
+SPARE_DELAY_S = 0.1
+
+
+class Spares:
+    """The supervisor's spare and seed: which exist, and when the next spare starts."""
+
+    def __init__(
+        self,
+        warm_set: WarmSet,
+        spawn: Callable[[], Worker],
+        register: Callable[[WorkerProcess, ControlChannel], Worker],
+        retire: Callable[[Worker], None],
+    ) -> None:
+        self.warm_set = warm_set
+        self.spare: Worker | None = None
+        self.seed: Worker | None = None
+        self._spawn = spawn
+        self._register = register
+        self._retire = retire
+        self._timer: asyncio.TimerHandle | None = None
+        self._stopped = False
+
+    def schedule(self) -> None:
+        """Have a spare waiting (warmed) before the next change, started once the current worker has settled."""
+        if self.spare is None and self._timer is None and not self._stopped:
+            self._timer = asyncio.get_running_loop().call_later(SPARE_DELAY_S, self.start)
+
+    def start(self) -> None:
+        """Start the spare now: the seed, if there is one, else a fresh interpreter."""
+        self._timer = None
+        if self.spare is None and not self._stopped:
+            self.spare = self.take_seed() or self._spawn()
+            self.warm_set.ask(self.spare, list(self.warm_set.modules))
+
+    def take(self) -> Worker | None:
+        """The spare, to be sent GO (None if there is none, or it died meanwhile)."""
+        spare, self.spare = self.spare, None
+        return spare if spare is not None and spare.process.poll() is None else None
+
+    def take_seed(self) -> Worker | None:
+        seed, self.seed = self.seed, None
+        return seed if seed is not None and seed.process.poll() is None else None
+
+    def keep_seed(self, spare: Worker, message: Message) -> None:
+        """A spare forked a seed (SEED): it is the next spare, instead of a fresh interpreter."""
+        adopted = adopt(message)
+        if adopted is None:
+            return
+        seed = self._register(*adopted)
+        seed.warm_modules = spare.warm_modules
+        if self.seed is not None:
+            self._retire(self.seed)
+        self.seed = seed
+        if self._stopped:
+            self._retire(seed)
+
+    def forget(self, worker: Worker) -> None:
+        """``worker`` is exiting: never hand it GO."""
+        if worker is self.spare:
+            self.spare = None
+        if worker is self.seed:
+            self.seed = None
+
+    def stop(self) -> None:
+        """Shutting down: no spare is started from now on."""
+        self._stopped = True
+        if self._timer is not None:
+            self._timer.cancel()

@@ -1,0 +1,172 @@
+"""The prepared spare: a Django project's set-up runs before the save, and serves only if nothing it read changed.
+
+A real Django project in a real subprocess, edited on disk. Its app's
+``ready()`` takes 0.3 s, as a big project's set-up does (Wagtail's builds
+hundreds of models), so once a reload has measured it, spares run it in
+advance and fork seeds (see ``supervisor/prepared.py`` and ``seed.py``).
+"""
+
+from __future__ import annotations
+
+import os
+import textwrap
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.server_process import ServerProcess, is_process_gone, save_like_an_editor
+from tests.waiting import wait_until
+
+pytest.importorskip("django")
+
+SETTINGS = textwrap.dedent(
+    """
+    print("settings imported by", __name__, flush=True)
+    SECRET_KEY = "test"
+    DEBUG = True
+    ALLOWED_HOSTS = ["*"]
+    INSTALLED_APPS = ["slowapp"]
+    ROOT_URLCONF = "mysite.urls"
+    DATABASES = {}
+    USE_TZ = True
+    """
+)
+URLS = "from django.urls import path\nfrom slowapp import views\n\nurlpatterns = [path('', views.index)]\n"
+ASGI = textwrap.dedent(
+    """
+    import os
+    from django.core.asgi import get_asgi_application
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mysite.settings")
+    application = get_asgi_application()
+    """
+)
+APPS = textwrap.dedent(
+    """
+    import time
+    from django.apps import AppConfig
+
+    class SlowAppConfig(AppConfig):
+        name = "slowapp"
+
+        def ready(self):
+            time.sleep(0.3)  # a big project's set-up
+    """
+)
+
+
+def write_view(project: Path, version: str) -> None:
+    body = f'    return HttpResponse(f"view={version} model={{MODEL_VERSION}}")\n'
+    text = "from django.http import HttpResponse\nfrom slowapp.models import MODEL_VERSION\n\n\ndef index(request):\n" + body
+    save_like_an_editor(project / "slowapp" / "views.py", text)
+
+
+def write_models(project: Path, version: str) -> None:
+    save_like_an_editor(project / "slowapp" / "models.py", f"MODEL_VERSION = {version!r}\n")
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    (tmp_path / "mysite").mkdir()
+    (tmp_path / "slowapp").mkdir()
+    for package in ("mysite", "slowapp"):
+        (tmp_path / package / "__init__.py").write_text("")
+    (tmp_path / "mysite" / "settings.py").write_text(SETTINGS)
+    (tmp_path / "mysite" / "urls.py").write_text(URLS)
+    (tmp_path / "mysite" / "asgi.py").write_text(ASGI)
+    (tmp_path / "slowapp" / "apps.py").write_text(APPS)
+    write_view(tmp_path, "v1")
+    write_models(tmp_path, "m1")
+    return tmp_path
+
+
+def start(project: Path) -> ServerProcess:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "NO_COLOR": "1"}
+    env.pop("DJANGO_SETTINGS_MODULE", None)
+    server = ServerProcess.asgidev(["mysite.asgi:application", "--port", "0", "--log-level", "debug"], cwd=project, env=env)
+    server.wait_started()
+    return server
+
+
+def get_text(url: str) -> str:
+    return httpx.get(url, timeout=10).text
+
+
+def wait_for_spare(server: ServerProcess, count: int) -> None:
+    """Until the spare has warmed ``count`` times, and has had time for the 0.3 s set-up."""
+    server.wait_for_line(r"Spare worker warm: \d+ modules", count=count, timeout=30)
+    time.sleep(1.5)
+
+
+def edit_view(server: ServerProcess, project: Path, version: str, model: str = "m1") -> None:
+    write_view(project, version)
+    wait_until(lambda: get_text(server.url) == f"view={version} model={model}", 20)
+
+
+def children_of(pid: int) -> set[int]:
+    """The live processes whose parent is ``pid`` (from /proc)."""
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid and fields[0] != "Z":
+                found.add(int(entry.name))
+    return found
+
+
+def test_a_view_edit_is_served_from_the_set_up_run_in_advance(project: Path) -> None:
+    server = start(project)
+    try:
+        assert get_text(server.url) == "view=v1 model=m1"
+        # The first reload measures the set-up in a warm worker (0.3 s: worth running in advance from then on).
+        wait_for_spare(server, 1)
+        edit_view(server, project, "v2")
+        server.wait_for_line(r"Reloaded in \d+ ms \(changed: slowapp/views\.py; warm: \d+ modules\)")
+        for reloads, version in enumerate(("v3", "v4"), start=1):
+            # Each prepared spare leaves a seed, which is the next spare: every save finds one prepared.
+            wait_for_spare(server, 1 + reloads)
+            edit_view(server, project, version)
+            server.wait_for_line(
+                r"Reloaded in \d+ ms \(changed: slowapp/views\.py; warm: \d+ modules; set-up run in advance\)", count=reloads
+            )
+        # Import-time output appears once per worker that served (the first, and one per reload), as in cold
+        # starts: a set-up run in advance prints when it serves, a seed never ran it.
+        time.sleep(0.5)
+        assert server.count(r"settings imported by mysite\.settings") == 4, server.output
+        # The seeds are the supervisor's own children (seed.py), and none outlives it.
+        workers = children_of(server.process.pid)
+        assert len(workers) >= 3, workers  # the worker, the prepared spare and its seed
+    finally:
+        server.stop()
+    wait_until(lambda: all(is_process_gone(pid) for pid in workers), 10)
+
+
+def test_an_edit_to_what_the_set_up_read_is_served_as_a_cold_start_would(project: Path) -> None:
+    server = start(project)
+    try:
+        assert get_text(server.url) == "view=v1 model=m1"
+        wait_for_spare(server, 1)
+        edit_view(server, project, "v2")
+        # django.setup() imported models.py: the set-up run in advance is stale, the seed serves from scratch.
+        wait_for_spare(server, 2)
+        write_models(project, "m2")
+        wait_until(lambda: get_text(server.url) == "view=v2 model=m2", 20)
+        server.wait_for_line(r"set-up was not run in advance: .*slowapp/models\.py changed since the set-up ran")
+        assert server.count(r"set-up run in advance\)") == 0
+        # A new module in a package the set-up listed: a cold start's import system would see it.
+        wait_for_spare(server, 3)
+        (project / "slowapp" / "extra.py").write_text("EXTRA = 1\n")
+        edit_view(server, project, "v3", "m2")
+        server.wait_for_line(r"set-up was not run in advance: .*slowapp changed since the set-up ran")
+        assert server.count(r"set-up run in advance\)") == 0
+        # A spare that ran its set-up in advance serves the next view edit.
+        wait_for_spare(server, 4)
+        edit_view(server, project, "v4", "m2")
+        server.wait_for_line(r"set-up run in advance\)")
+    finally:
+        server.stop()
