@@ -158,6 +158,8 @@ def test_an_edit_to_what_the_set_up_read_is_served_as_a_cold_start_would(project
         wait_until(lambda: get_text(server.url) == "view=v2 model=m2", 20)
         server.wait_for_line(r"set-up was not run in advance: .*slowapp/models\.py changed since the set-up ran")
         assert server.count(r"set-up run in advance\)") == 0
+        # The seed that served it left a seed of its own before loading the app: the next spare is warm at once.
+        server.wait_for_line(r"Spare worker: the seed \(pid \d+\)")
         # A new module in a package the set-up listed: a cold start's import system would see it.
         wait_for_spare(server, 3)
         (project / "slowapp" / "extra.py").write_text("EXTRA = 1\n")

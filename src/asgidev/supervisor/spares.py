@@ -11,6 +11,7 @@ spare is a fresh interpreter.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable
 
 from asgidev.supervisor.control import ControlChannel, Message
@@ -18,6 +19,8 @@ from asgidev.supervisor.handle import Worker
 from asgidev.supervisor.spawn import WorkerProcess
 from asgidev.supervisor.subreaper import adopt
 from asgidev.supervisor.warm_set import WarmSet
+
+logger = logging.getLogger("asgidev.reload")
 
 # The spare worker starts this long after the current one is ready, so its
 # start-up and imports never compete with the first responses for the CPU.
@@ -52,7 +55,9 @@ class Spares:
         """Start the spare now: the seed, if there is one, else a fresh interpreter."""
         self._timer = None
         if self.spare is None and not self._stopped:
-            self.spare = self.take_seed() or self._spawn()
+            seed = self.take_seed()
+            self.spare = seed or self._spawn()
+            logger.debug("Spare worker: %s.", f"the seed (pid {seed.process.pid})" if seed else "a fresh interpreter")
             self.warm_set.ask(self.spare, list(self.warm_set.modules))
 
     def take(self) -> Worker | None:

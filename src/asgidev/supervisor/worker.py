@@ -228,34 +228,47 @@ def run_worker(control_socket: socket.socket) -> int:
     # Python report as "Exception ignored in ..." (Django's LazySettings, unconfigured) is warming's, not the app's.
     unraisable_hook, sys.unraisablehook = sys.unraisablehook, _ignore
     prepared: Prepared | str = ""  # the set-up run in advance (prepared.py), or why there is none
-    while (message := control.wait_message()) is not None and message.kind is Kind.WARM:
-        request = WarmRequest.decode(message.payload)
-        if warm.failed or isinstance(prepared, Prepared) or prepared.startswith(_DIRTY):
-            # Set aside (see warm.py), or past its set-up: it waits for GO or its end (the seed warms these).
-            continue
-        # Every WARM names the env files; applying them again sets nothing new (set variables win).
-        warm.apply_env_files(request.env_files)
-        warm.warm(request.modules, request.watch_roots, functools.partial(control.has_waiting_message, besides=Kind.WARM))
-        with contextlib.suppress(OSError):
-            report = {"modules": warm.imported, "ms": round(warm.milliseconds), "failed": warm.failed}
-            control.send(Kind.WARMED, json.dumps(report).encode())
-        if request.config and not warm.failed and not control.has_waiting_message():
-            # Only with a seed: without one, a set-up that turns out stale would leave a fresh interpreter to serve.
+    wants_seeds = False  # the supervisor asked for the set-up in advance, and so for seeds (seed.py)
+    while True:
+        while (message := control.wait_message()) is not None and message.kind is Kind.WARM:
+            request = WarmRequest.decode(message.payload)
+            if warm.failed or isinstance(prepared, Prepared) or prepared.startswith(_DIRTY):
+                # Set aside (see warm.py), or past its set-up: it waits for GO or its end (the seed warms these).
+                continue
+            wants_seeds = bool(request.config)
+            # Every WARM names the env files; applying them again sets nothing new (set variables win).
+            warm.apply_env_files(request.env_files)
+            warm.warm(request.modules, request.watch_roots, functools.partial(control.has_waiting_message, besides=Kind.WARM))
+            with contextlib.suppress(OSError):
+                report = {"modules": warm.imported, "ms": round(warm.milliseconds), "failed": warm.failed}
+                control.send(Kind.WARMED, json.dumps(report).encode())
+            if wants_seeds and not warm.failed and not control.has_waiting_message():
+                # Only with a seed: without one, a set-up that turns out stale would leave a fresh interpreter to serve.
+                seed = fork_seed(control)
+                if isinstance(seed, ControlChannel):
+                    control = seed  # this process is the seed: a warm spare, from before any set-up
+                elif seed:
+                    sys.unraisablehook = unraisable_hook  # the app's own set-up: reported as in a cold start
+                    outcome = prepare(request)
+                    prepared = outcome if isinstance(outcome, Prepared) else f"{_DIRTY}{outcome}"
+        if message is None or message.kind is not Kind.GO:
+            return 0
+        unfit = warm.unfit_reason()
+        if unfit is None and isinstance(prepared, Prepared):
+            unfit = prepared.unfit_reason(GoOptions.decode(message.payload))
+        elif unfit is None and isinstance(prepared, str) and prepared.startswith(_DIRTY):
+            unfit = prepared
+        if unfit is None and wants_seeds and not prepared and not warm.failed:
+            # GO came before the set-up ran in advance (while warming, say): leave a seed before loading the app
+            # after GO, so that the next spare is warm and prepares, rather than a fresh interpreter (a fork: ~10 ms).
             seed = fork_seed(control)
             if isinstance(seed, ControlChannel):
-                control = seed  # this process is the seed: a warm spare, from before any set-up
-            elif seed:
-                sys.unraisablehook = unraisable_hook  # the app's own set-up: reported as in a cold start
-                outcome = prepare(request)
-                prepared = outcome if isinstance(outcome, Prepared) else f"{_DIRTY}{outcome}"
-    if message is None or message.kind is not Kind.GO:
-        return 0
+                for fd in message.fds:  # the listening sockets are the worker's, never the seed's
+                    os.close(fd)
+                control = seed
+                continue
+        break
     sys.unraisablehook = unraisable_hook
-    unfit = warm.unfit_reason()
-    if unfit is None and isinstance(prepared, Prepared):
-        unfit = prepared.unfit_reason(GoOptions.decode(message.payload))
-    elif unfit is None and isinstance(prepared, str) and prepared.startswith(_DIRTY):
-        unfit = prepared
     if unfit is not None:
         # Serving now could differ from a cold start: decline, and the supervisor starts a cold worker.
         for fd in message.fds:
