@@ -82,8 +82,10 @@ def project(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def start(project: Path) -> ServerProcess:
+def start(project: Path, python_path: str = "") -> ServerProcess:
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "NO_COLOR": "1"}
+    if python_path:
+        env["PYTHONPATH"] = os.pathsep.join([python_path, *filter(None, [os.environ.get("PYTHONPATH")])])
     env.pop("DJANGO_SETTINGS_MODULE", None)
     server = ServerProcess.asgidev(["mysite.asgi:application", "--port", "0", "--log-level", "debug"], cwd=project, env=env)
     server.wait_started()
@@ -170,5 +172,31 @@ def test_an_edit_to_what_the_set_up_read_is_served_as_a_cold_start_would(project
         wait_for_spare(server, 4)
         edit_view(server, project, "v4", "m2")
         server.wait_for_line(r"set-up run in advance\)")
+    finally:
+        server.stop()
+
+
+THREAD_STARTER = "import threading, time\n\nthreading.Thread(target=time.sleep, args=(3600,), daemon=True).start()\n"
+
+
+def test_a_module_that_starts_a_thread_turns_the_set_up_in_advance_off_with_one_line(
+    project: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    # An installed module (outside the watched project) that starts a thread at import, as some SDKs do:
+    # a spare that imported it must not fork (seed.py), so nothing is run in advance, and the log says so once.
+    installed = tmp_path_factory.mktemp("installed")
+    (installed / "threadstarter.py").write_text(THREAD_STARTER)
+    views = (project / "slowapp" / "views.py").read_text()
+    save_like_an_editor(project / "slowapp" / "views.py", "import threadstarter  # noqa: F401\n" + views)
+    server = start(project, python_path=str(installed))
+    try:
+        assert get_text(server.url) == "view=v1 model=m1"
+        for count, version in enumerate(("v2", "v3", "v4"), start=1):
+            wait_for_spare(server, count)
+            edit_view(server, project, version)
+            server.wait_for_line(r"Reloaded in \d+ ms \(changed: slowapp/views\.py; warm: \d+ modules\)", count=count)
+        server.wait_for_line(r"started a thread while warming, so spares cannot fork")
+        assert server.count(r"started a thread while warming") == 1, server.output
+        assert server.count(r"set-up run in advance\)") == 0
     finally:
         server.stop()

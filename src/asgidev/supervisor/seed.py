@@ -28,6 +28,11 @@ import socket
 from asgidev.supervisor.control import ControlChannel, Kind
 from asgidev.supervisor.fork_safety import can_fork_safely
 
+NO_FORK_REASON = (
+    "A module started a thread while warming, so spares cannot fork: the app's set-up is not run in advance"
+    " (each reload loads it after the change, in a warm spare)"
+)
+
 
 def fork_seed(control: ControlChannel) -> ControlChannel | bool:
     """In a spare: fork a seed and send it to the supervisor (SEED).
@@ -36,6 +41,9 @@ def fork_seed(control: ControlChannel) -> ControlChannel | bool:
     control channel: it goes on as a spare waiting for WARM or GO.
     """
     if not can_fork_safely():
+        # Said to the supervisor, which logs it once: the set-up is then never run in advance.
+        with contextlib.suppress(OSError):
+            control.send(Kind.SEED, NO_FORK_REASON.encode())
         return False
     ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
     read_end, write_end = os.pipe()

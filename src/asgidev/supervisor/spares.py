@@ -45,6 +45,7 @@ class Spares:
         self._retire = retire
         self._timer: asyncio.TimerHandle | None = None
         self._stopped = False
+        self._said_no_seed = False
 
     def schedule(self) -> None:
         """Have a spare waiting (warmed) before the next change, started once the current worker has settled."""
@@ -73,6 +74,9 @@ class Spares:
         """A spare forked a seed (SEED): it is the next spare, instead of a fresh interpreter."""
         adopted = adopt(message)
         if adopted is None:
+            if message.payload and not self._said_no_seed:  # why the spare could not fork one (seed.py)
+                self._said_no_seed = True
+                logger.info("%s.", message.payload.decode(errors="replace"))
             return
         seed = self._register(*adopted)
         seed.warm_modules = spare.warm_modules

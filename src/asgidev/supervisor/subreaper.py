@@ -80,7 +80,7 @@ def _children() -> set[int]:
 
 
 def adopt(message: Message) -> tuple[ForkedProcess, ControlChannel] | None:
-    """In the supervisor: the seed a SEED message announces, as a process and its channel."""
+    """In the supervisor: the seed a SEED message announces, as a process and its channel (None: no seed, see its text)."""
     if not message.fds:
         return None
     channel = ControlChannel(socket.socket(fileno=message.fds[0]))
