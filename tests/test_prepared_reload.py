@@ -158,7 +158,7 @@ def test_an_edit_to_what_the_set_up_read_is_served_as_a_cold_start_would(project
         wait_for_spare(server, 2)
         write_models(project, "m2")
         wait_until(lambda: get_text(server.url) == "view=v2 model=m2", 20)
-        server.wait_for_line(r"set-up was not run in advance: .*slowapp/models\.py changed since the set-up ran")
+        server.wait_for_line(r"set-up run in advance is stale: .*slowapp/models\.py changed since the set-up ran; the seed")
         assert server.count(r"set-up run in advance\)") == 0
         # The seed that served it left a seed of its own before loading the app: the next spare is warm at once.
         server.wait_for_line(r"Spare worker: the seed \(pid \d+\)")
@@ -166,7 +166,7 @@ def test_an_edit_to_what_the_set_up_read_is_served_as_a_cold_start_would(project
         wait_for_spare(server, 3)
         (project / "slowapp" / "extra.py").write_text("EXTRA = 1\n")
         edit_view(server, project, "v3", "m2")
-        server.wait_for_line(r"set-up was not run in advance: .*slowapp changed since the set-up ran")
+        server.wait_for_line(r"set-up run in advance is stale: .*slowapp changed since the set-up ran; the seed")
         assert server.count(r"set-up run in advance\)") == 0
         # A spare that ran its set-up in advance serves the next view edit.
         wait_for_spare(server, 4)
@@ -198,5 +198,41 @@ def test_a_module_that_starts_a_thread_turns_the_set_up_in_advance_off_with_one_
         server.wait_for_line(r"started a thread while warming, so spares cannot fork")
         assert server.count(r"started a thread while warming") == 1, server.output
         assert server.count(r"set-up run in advance\)") == 0
+    finally:
+        server.stop()
+
+
+LEARNING_SETTINGS = SETTINGS.replace(
+    'INSTALLED_APPS = ["slowapp"]', 'INSTALLED_APPS = ["django.contrib.contenttypes", "django.contrib.auth"]'
+)
+LEARNING_VIEW = textwrap.dedent(
+    """
+    from django.http import HttpResponse
+
+
+    def index(request):
+        from django.contrib.auth import forms  # noqa: F401 -- installed, imports models: only after the set-up
+
+        return HttpResponse("view={version}")
+    """
+)
+
+
+def test_a_spare_that_fails_again_is_replaced_by_its_checkpoint(project: Path) -> None:
+    # A fresh project, no warm-set file: the first spare fails on the auth models (they need django.setup()),
+    # the next one forks a checkpoint after the modules that imported cleanly, then fails on what the first
+    # request imported (auth.forms): the checkpoint, a warm copy, is the spare after it (seed.py).
+    (project / "mysite" / "settings.py").write_text(LEARNING_SETTINGS)
+    (project / "mysite" / "urls.py").write_text(URLS.replace("slowapp", "mysite"))
+    save_like_an_editor(project / "mysite" / "views.py", LEARNING_VIEW.format(version="v1"))
+    server = start(project)
+    try:
+        assert get_text(server.url) == "view=v1"
+        server.wait_for_line(r"Spare worker set aside: \d+ modules failed", count=2, timeout=30)
+        server.wait_for_line(r"Spare worker: the seed \(pid \d+\)", timeout=30)
+        server.wait_for_line(r"Spare worker warm: \d+ modules", timeout=30)
+        save_like_an_editor(project / "mysite" / "views.py", LEARNING_VIEW.format(version="v2"))
+        wait_until(lambda: get_text(server.url) == "view=v2", 20)
+        server.wait_for_line(r"Reloaded in \d+ ms \(changed: mysite/views\.py; warm: \d+ modules\)")
     finally:
         server.stop()

@@ -103,6 +103,9 @@ class WarmRequest:
     env_files: tuple[str, ...] = ()
     # The Config as JSON when the spare is to run the app's set-up in advance (prepared.py); else empty.
     config: str = ""
+    # How many of ``modules`` (a prefix) imported cleanly in an earlier spare: after them the spare forks a
+    # seed, a checkpoint to fall back on if the rest fails (seed.py); 0: none.
+    checkpoint: int = 0
 
     def encode(self) -> bytes:
         return json.dumps(dataclasses.asdict(self)).encode()
@@ -110,7 +113,13 @@ class WarmRequest:
     @classmethod
     def decode(cls, payload: bytes) -> WarmRequest:
         fields = json.loads(payload)
-        return cls(tuple(fields["modules"]), tuple(fields["watch_roots"]), tuple(fields.get("env_files", ())), fields.get("config", ""))
+        return cls(
+            tuple(fields["modules"]),
+            tuple(fields["watch_roots"]),
+            tuple(fields.get("env_files", ())),
+            fields.get("config", ""),
+            int(fields.get("checkpoint", 0)),
+        )
 
 
 class ChannelClosedError(ConnectionError):

@@ -25,6 +25,9 @@ logger = logging.getLogger("asgidev.reload")
 # The spare worker starts this long after the current one is ready, so its
 # start-up and imports never compete with the first responses for the CPU.
 SPARE_DELAY_S = 0.1
+# How long a checkpoint seed is kept after a spare warmed without failing: a worker reports the modules it
+# imported up to 5 s after it starts serving (worker.py), and a new one may yet fail in the spare.
+CHECKPOINT_KEEP_S = 6.0
 
 
 class Spares:
@@ -84,6 +87,16 @@ class Spares:
             self._retire(self.seed)
         self.seed = seed
         if self._stopped:
+            self._retire(seed)
+
+    def drop_seed_later(self) -> None:
+        """A spare warmed without failing: its checkpoint is dropped unless a failure needs it meanwhile."""
+        if self.seed is not None:
+            asyncio.get_running_loop().call_later(CHECKPOINT_KEEP_S, self._drop_seed, self.seed)
+
+    def _drop_seed(self, seed: Worker) -> None:
+        if seed is self.seed:
+            self.seed = None
             self._retire(seed)
 
     def forget(self, worker: Worker) -> None:

@@ -236,7 +236,7 @@ class Supervisor:
             return
         self.current = None
         if self.spares.seed is not None:
-            logger.debug("The app's set-up was not run in advance: %s.", reason.removeprefix("set-up not run in advance: "))
+            logger.debug("%s; the seed (a warm spare from before it, seed.py) serves this reload.", reason)
             self.spares.spare = self.spares.take_seed()
         else:
             logger.info("%s: this reload starts from a fresh interpreter.", reason)
@@ -277,6 +277,8 @@ class Supervisor:
                 # Some modules failed to import in it: a fresh spare imports the rest (see warm.py).
                 self._retire(worker)
                 self.spares.start()
+            elif worker is self.spares.spare and not self.warm_set.prepare:
+                self.spares.drop_seed_later()  # a checkpoint (seed.py): of no use once the spare stops failing
         elif message.kind is Kind.ROOTS:
             self._watch_also(json.loads(message.payload))
         elif message.kind is Kind.SEED:

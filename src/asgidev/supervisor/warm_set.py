@@ -44,6 +44,9 @@ class WarmSet:
         self.spares_set_aside = 0
         # Whether spares run the app's set-up in advance (prepared.py): learned from the last warm worker.
         self.prepare = False
+        # The modules before this position (in ``modules`` order) imported cleanly, in order, in a spare that
+        # then failed: the checkpoint a later spare forks a seed at (seed.py).
+        self._clean_until = 0
         self._roots: tuple[str, ...] | None = None
         # What the last run learned (warm_cache.py): the first spare warms with it at once.
         self._cache = None if config.reload_cold else warm_cache.cache_path(Path(config.app_dir))
@@ -84,7 +87,10 @@ class WarmSet:
         modules = [name for name in modules if not self._is_excluded(name)]
         if modules and not self.config.reload_cold:
             env_files = tuple(map(str, env_file_paths(self.config)))
-            request = WarmRequest(tuple(modules), self.roots, env_files, config_to_json(self.config) if self.prepare else "")
+            position = {name: index for index, name in enumerate(self.modules)}
+            checkpoint = sum(1 for name in modules if position.get(name, len(position)) < self._clean_until) if self.can_seed else 0
+            prepare = config_to_json(self.config) if self.prepare else ""
+            request = WarmRequest(tuple(modules), self.roots, env_files, prepare, checkpoint)
             with contextlib.suppress(OSError):
                 spare.control.send(Kind.WARM, request.encode())
 
@@ -110,6 +116,8 @@ class WarmSet:
         report = json.loads(payload)
         failed: list[str] = report["failed"]
         if failed:
+            # Everything before its first failure imported as in a clean interpreter: a checkpoint from now on.
+            self._clean_until = max(self._clean_until, list(self.modules).index(failed[0]) if failed[0] in self.modules else 0)
             self.excluded.update(failed)
             self.spares_set_aside += 1
             self._save()

@@ -238,7 +238,13 @@ def run_worker(control_socket: socket.socket) -> int:
             wants_seeds = bool(request.config)
             # Every WARM names the env files; applying them again sets nothing new (set variables win).
             warm.apply_env_files(request.env_files)
-            warm.warm(request.modules, request.watch_roots, functools.partial(control.has_waiting_message, besides=Kind.WARM))
+            is_interrupted = functools.partial(control.has_waiting_message, besides=Kind.WARM)
+            if request.checkpoint:
+                warm.warm(request.modules[: request.checkpoint], request.watch_roots, is_interrupted)
+                if not warm.failed and not is_interrupted() and isinstance(seed := fork_seed(control), ControlChannel):
+                    control = seed  # this process is the checkpoint: it waits, the spare imports the rest
+                    continue
+            warm.warm(request.modules[request.checkpoint :], request.watch_roots, is_interrupted)
             with contextlib.suppress(OSError):
                 report = {"modules": warm.imported, "ms": round(warm.milliseconds), "failed": warm.failed}
                 control.send(Kind.WARMED, json.dumps(report).encode())
@@ -255,7 +261,8 @@ def run_worker(control_socket: socket.socket) -> int:
             return 0
         unfit = warm.unfit_reason()
         if unfit is None and isinstance(prepared, Prepared):
-            unfit = prepared.unfit_reason(GoOptions.decode(message.payload))
+            stale = prepared.unfit_reason(GoOptions.decode(message.payload))
+            unfit = None if stale is None else f"The set-up run in advance is stale: {stale}"
         elif unfit is None and isinstance(prepared, str) and prepared.startswith(_DIRTY):
             unfit = prepared
         if unfit is None and wants_seeds and not prepared and not warm.failed:
@@ -284,7 +291,7 @@ def _ignore(unraisable: object) -> None:
 
 
 # A set-up was tried in advance and not kept: the process ran part of it, so it must not serve.
-_DIRTY = "set-up not run in advance: "
+_DIRTY = "The set-up could not run in advance: "
 
 
 def _serve_go(control: ControlChannel, message: Message, prepared: Prepared | None) -> int:
