@@ -45,6 +45,7 @@ ASGI = textwrap.dedent(
 )
 APPS = textwrap.dedent(
     """
+    import os
     import time
     from django.apps import AppConfig
 
@@ -52,6 +53,8 @@ APPS = textwrap.dedent(
         name = "slowapp"
 
         def ready(self):
+            if os.environ.get("READY_MARKER"):  # for the test to see, outside the project
+                open(os.environ["READY_MARKER"], "w").close()
             time.sleep(0.3)  # a big project's set-up
     """
 )
@@ -82,8 +85,10 @@ def project(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def start(project: Path, python_path: str = "") -> ServerProcess:
+def start(project: Path, python_path: str = "", ready_marker: Path | None = None) -> ServerProcess:
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "NO_COLOR": "1"}
+    if ready_marker is not None:
+        env["READY_MARKER"] = str(ready_marker)
     if python_path:
         env["PYTHONPATH"] = os.pathsep.join([python_path, *filter(None, [os.environ.get("PYTHONPATH")])])
     env.pop("DJANGO_SETTINGS_MODULE", None)
@@ -234,5 +239,26 @@ def test_a_spare_that_fails_again_is_replaced_by_its_checkpoint(project: Path) -
         save_like_an_editor(project / "mysite" / "views.py", LEARNING_VIEW.format(version="v2"))
         wait_until(lambda: get_text(server.url) == "view=v2", 20)
         server.wait_for_line(r"Reloaded in \d+ ms \(changed: mysite/views\.py; warm: \d+ modules\)")
+    finally:
+        server.stop()
+
+
+def test_a_save_while_the_set_up_runs_in_advance_is_served_as_saved(project: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
+    # models.py is read by django.setup(); saved during the app's ready() (0.3 s), after that read. The snapshot
+    # taken once the set-up has finished sees the new file: only its modification time tells it was read before.
+    marker = tmp_path_factory.mktemp("marker") / "in-ready"
+    server = start(project, ready_marker=marker)
+    try:
+        assert get_text(server.url) == "view=v1 model=m1"
+        wait_for_spare(server, 1)
+        edit_view(server, project, "v2")
+        marker.unlink()
+        server.wait_for_line(r"Spare worker warm: \d+ modules", count=2, timeout=30)
+        wait_until(marker.exists, 20)  # the spare's set-up is in ready(): models.py has been read
+        # In place, as some editors save: the directory's names stay as the set-up listed them.
+        (project / "slowapp" / "models.py").write_text("MODEL_VERSION = 'm2'\n")
+        wait_until(lambda: get_text(server.url) == "view=v2 model=m2", 20)
+        time.sleep(0.5)
+        assert get_text(server.url) == "view=v2 model=m2"
     finally:
         server.stop()

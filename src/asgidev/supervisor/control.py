@@ -21,9 +21,11 @@ swap workers without closing a single client connection.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import enum
 import json
+import os
 import select
 import socket
 import struct
@@ -221,6 +223,11 @@ class ControlChannel:
             self.sock.settimeout(SEND_TIMEOUT_S)
 
     def close(self) -> None:
+        """Close the socket, and every descriptor received with a message not yet taken (a seed must hold none)."""
+        for fd in [*self._fds, *(fd for message in self._queued for fd in message.fds)]:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        self._fds, self._queued = [], []
         self.sock.close()
 
 

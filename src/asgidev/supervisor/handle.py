@@ -55,6 +55,7 @@ class Worker:
         self.kill_timer: asyncio.TimerHandle | None = None
         # How many modules it imported in advance as a spare (see warm.py); 0 when cold.
         self.warm_modules = 0
+        self.crash_report = ""
         # From its READY: whether it served from the app's set-up run in advance (see prepared.py), how long
         # its set-up took, and whether that was Django's (the one a spare can run in advance).
         self.prepared = False
@@ -73,9 +74,10 @@ class Worker:
     def is_crash_page(self) -> bool:
         return self.state in _CRASH_PAGE_STATES
 
-    def go(self, *, with_crash_page: bool) -> None:
+    def go(self, *, crash_report: str) -> None:
         """GO was sent: a worker told to show the crash page is in that state from now on."""
-        if with_crash_page and self.state is WorkerState.STARTING:
+        self.crash_report = crash_report  # for its successor, if it declines GO
+        if crash_report and self.state is WorkerState.STARTING:
             self.state = WorkerState.CRASH_PAGE_STARTING
 
     def come_up(self, *, is_app: bool, note: bytes = b"") -> None:

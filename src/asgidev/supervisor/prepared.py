@@ -42,6 +42,8 @@ from asgidev.supervisor.control import GoOptions, WarmRequest, config_from_json
 from asgidev.supervisor.held_output import HeldOutput
 from asgidev.supervisor.warm import is_under, roots_of
 
+# How far before the set-up's start a modification counts as made during it (see _Snapshot).
+SAVED_DURING_MARGIN_NS = 50_000_000
 # Audit events after which what the set-up saw may change without a file changing.
 _OUTSIDE_EVENTS = frozenset(
     {
@@ -129,9 +131,14 @@ class _Reads:
 
 
 class _Snapshot:
-    """The state of what the set-up read, to tell at GO whether a cold start would see the same."""
+    """The state of what the set-up read, to tell at GO whether a cold start would see the same.
 
-    def __init__(self, reads: _Reads, module_files: set[str], roots: list[str]) -> None:
+    Taken when the set-up has finished, so a file changed while it ran (a save
+    then) would look unchanged at GO though the set-up may have read the old
+    version: whatever was modified after ``began_ns`` counts as changed.
+    """
+
+    def __init__(self, reads: _Reads, module_files: set[str], roots: list[str], began_ns: int) -> None:
         self.stamps = {path: _stamp(path) for path in reads.files | module_files if not _is_derived(path)}
         self.listings: dict[tuple[str, bool], frozenset[str] | None] = {}
         for directory, importable_only in [*((d, True) for d in reads.listed_by_importer), *((d, False) for d in reads.listed)]:
@@ -140,11 +147,16 @@ class _Snapshot:
             if is_under(directory, roots):
                 # Names, not times: an editor's save by rename changes the directory's time, not its names.
                 self.listings[directory, importable_only] = _names(directory, importable_only=importable_only)
+                if importable_only and (stamp := _stamp(directory)) is not None and stamp[0] >= began_ns:
+                    self.stamps[directory] = None  # its names may have changed after the import system listed them
             else:
                 self.stamps[directory] = _stamp(directory)
+        self.changed_during = next((path for path, stamp in self.stamps.items() if stamp is not None and stamp[0] >= began_ns), None)
 
     def changed(self) -> str | None:
         """A file or directory that differs now (None: a cold start would read the same)."""
+        if self.changed_during is not None:
+            return self.changed_during
         for path, stamp in self.stamps.items():
             if _stamp(path) != stamp:
                 return path
@@ -186,13 +198,17 @@ def prepare(request: WarmRequest) -> Prepared | str:
     present = set(sys.modules)
     held = HeldOutput()
     began = time.perf_counter()
+    # File times come from a coarse clock (a tick of a few ms): a little before now counts as during.
+    began_ns = time.time_ns() - SAVED_DURING_MARGIN_NS
     config = config_from_json(request.config)
     try:
         configure_logging(config)
         loaded = load_app(config, in_advance=True)
     except AppImportError:
         return "the app does not load as saved"
-    except Exception as exc:
+    except BaseException as exc:  # SystemExit from a settings module too: this process must not serve now
+        if isinstance(exc, KeyboardInterrupt):
+            raise
         return f"the set-up raised {type(exc).__name__} in advance"
     finally:
         reads.recording = False
@@ -204,4 +220,4 @@ def prepare(request: WarmRequest) -> Prepared | str:
         file = getattr(sys.modules[name], "__file__", None)
         if isinstance(file, str):
             module_files.add(os.path.abspath(file))
-    return Prepared(loaded, _Snapshot(reads, module_files, roots_of(request.watch_roots)), held, request.config, milliseconds)
+    return Prepared(loaded, _Snapshot(reads, module_files, roots_of(request.watch_roots), began_ns), held, request.config, milliseconds)

@@ -23,15 +23,19 @@ from __future__ import annotations
 
 import contextlib
 import os
+import select
+import signal
 import socket
 
 from asgidev.supervisor.control import ControlChannel, Kind
 from asgidev.supervisor.fork_safety import can_fork_safely
 
 NO_FORK_REASON = (
-    "A module started a thread while warming, so spares cannot fork: the app's set-up is not run in advance"
-    " (each reload loads it after the change, in a warm spare)"
+    "A module started a thread while warming, so spares cannot fork seeds: nothing is run in advance"
+    " (each reload loads the app after the change, in a warm spare)"
 )
+# How long a spare waits for its seed's pid (a fork takes ~10 ms).
+SEED_FORK_TIMEOUT_S = 5.0
 
 
 def fork_seed(control: ControlChannel) -> ControlChannel | bool:
@@ -65,8 +69,14 @@ def fork_seed(control: ControlChannel) -> ControlChannel | bool:
         return ControlChannel(theirs)
     os.close(write_end)
     theirs.close()
-    with os.fdopen(read_end, "rb") as pipe:
-        seed_pid = pipe.read().decode()
+    # Bounded: a fork that hangs in the middle process (a lock held by a thread the check missed) must not hang the spare.
+    if select.select([read_end], [], [], SEED_FORK_TIMEOUT_S)[0]:
+        with os.fdopen(read_end, "rb") as pipe:
+            seed_pid = pipe.read().decode()
+    else:
+        os.close(read_end)
+        os.kill(middle, signal.SIGKILL)
+        seed_pid = ""
     os.waitpid(middle, 0)  # the seed is an orphan now, so the supervisor's child
     sent = False
     if seed_pid:

@@ -58,8 +58,8 @@ def reap_orphans(ours: set[int]) -> bool:
     """Collect exited processes that are not workers: an app's children orphaned when their worker exited.
 
     As their subreaper the supervisor is their parent now; uncollected they would
-    stay zombies until it exits. ``WNOWAIT`` looks without collecting, so a
-    worker's exit code stays for its own reaping. Returns whether an orphan is
+    stay zombies until it exits. Only children that are not workers are waited
+    for, so a worker's exit code stays for its own reaping. Returns whether an orphan is
     still running (the caller looks again later: no signal tells it, as the
     event loop keeps SIGCHLD to itself).
     """

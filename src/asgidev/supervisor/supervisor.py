@@ -210,13 +210,13 @@ class Supervisor:
         """Put the spare worker to work (or a fresh one if there is no spare) as the current worker."""
         # Until one worker has come up and printed the banner, each new one is asked to.
         print_banner = self.state is SupervisorState.STARTING
-        worker = self.spares.take() or self._spawn()
+        worker = self.spares.take() or self.spares.take_seed() or self._spawn()
         self.current = worker
         # If it died meanwhile, its end-of-file arrives through _on_control.
         with contextlib.suppress(OSError):
             go = GoOptions(config_to_json(self.config), print_banner, crash_report, self.warm_set.roots)
             worker.control.send(Kind.GO, go.encode(), [s.fileno() for s in self.sockets])
-        worker.go(with_crash_page=bool(crash_report))
+        worker.go(crash_report=crash_report)
         return worker
 
     def _spawn(self) -> Worker:
@@ -240,7 +240,7 @@ class Supervisor:
             self.spares.spare = self.spares.take_seed()
         else:
             logger.info("%s: this reload starts from a fresh interpreter.", reason)
-        self._start_worker()
+        self._start_worker(crash_report=worker.crash_report)
 
     def _on_control(self, worker: Worker) -> None:
         try:
