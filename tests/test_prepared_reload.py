@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import textwrap
-import time
 from pathlib import Path
 
 import httpx
@@ -101,10 +100,11 @@ def get_text(url: str) -> str:
     return httpx.get(url, timeout=10).text
 
 
-def wait_for_spare(server: ServerProcess, count: int) -> None:
-    """Until the spare has warmed ``count`` times, and has had time for the 0.3 s set-up."""
+def wait_for_spare(server: ServerProcess, count: int, prepared: int = 0) -> None:
+    """Until spares have warmed ``count`` times, and ``prepared`` of them have run the 0.3 s set-up in advance."""
     server.wait_for_line(r"Spare worker warm: \d+ modules", count=count, timeout=30)
-    time.sleep(1.5)
+    if prepared:
+        server.wait_for_line(r"Spare worker set-up in advance: \d+ ms", count=prepared, timeout=30)
 
 
 def edit_view(server: ServerProcess, project: Path, version: str, model: str = "m1") -> None:
@@ -136,14 +136,14 @@ def test_a_view_edit_is_served_from_the_set_up_run_in_advance(project: Path) -> 
         server.wait_for_line(r"Reloaded in \d+ ms \(changed: slowapp/views\.py; warm: \d+ modules\)")
         for reloads, version in enumerate(("v3", "v4"), start=1):
             # Each prepared spare leaves a seed, which is the next spare: every save finds one prepared.
-            wait_for_spare(server, 1 + reloads)
+            wait_for_spare(server, 1 + reloads, prepared=reloads)
             edit_view(server, project, version)
             server.wait_for_line(
                 r"Reloaded in \d+ ms \(changed: slowapp/views\.py; warm: \d+ modules; set-up run in advance\)", count=reloads
             )
         # Import-time output appears once per worker that served (the first, and one per reload), as in cold
         # starts: a set-up run in advance prints when it serves, a seed never ran it.
-        time.sleep(0.5)
+        wait_until(lambda: server.count(r"settings imported by mysite\.settings") >= 4, 10)
         assert server.count(r"settings imported by mysite\.settings") == 4, server.output
         # The seeds are the supervisor's own children (seed.py), and none outlives it.
         workers = children_of(server.process.pid)
@@ -160,7 +160,7 @@ def test_an_edit_to_what_the_set_up_read_is_served_as_a_cold_start_would(project
         wait_for_spare(server, 1)
         edit_view(server, project, "v2")
         # django.setup() imported models.py: the set-up run in advance is stale, the seed serves from scratch.
-        wait_for_spare(server, 2)
+        wait_for_spare(server, 2, prepared=1)
         write_models(project, "m2")
         wait_until(lambda: get_text(server.url) == "view=v2 model=m2", 20)
         server.wait_for_line(r"set-up run in advance is stale: .*slowapp/models\.py changed since the set-up ran; the seed")
@@ -168,13 +168,13 @@ def test_an_edit_to_what_the_set_up_read_is_served_as_a_cold_start_would(project
         # The seed that served it left a seed of its own before loading the app: the next spare is warm at once.
         server.wait_for_line(r"Spare worker: the seed \(pid \d+\)")
         # A new module in a package the set-up listed: a cold start's import system would see it.
-        wait_for_spare(server, 3)
+        wait_for_spare(server, 3, prepared=2)
         (project / "slowapp" / "extra.py").write_text("EXTRA = 1\n")
         edit_view(server, project, "v3", "m2")
         server.wait_for_line(r"set-up run in advance is stale: .*slowapp changed since the set-up ran; the seed")
         assert server.count(r"set-up run in advance\)") == 0
         # A spare that ran its set-up in advance serves the next view edit.
-        wait_for_spare(server, 4)
+        wait_for_spare(server, 4, prepared=3)
         edit_view(server, project, "v4", "m2")
         server.wait_for_line(r"set-up run in advance\)")
     finally:
@@ -258,7 +258,6 @@ def test_a_save_while_the_set_up_runs_in_advance_is_served_as_saved(project: Pat
         # In place, as some editors save: the directory's names stay as the set-up listed them.
         (project / "slowapp" / "models.py").write_text("MODEL_VERSION = 'm2'\n")
         wait_until(lambda: get_text(server.url) == "view=v2 model=m2", 20)
-        time.sleep(0.5)
-        assert get_text(server.url) == "view=v2 model=m2"
+        assert get_text(server.url) == "view=v2 model=m2"  # and it stays so: no stale worker serves after it
     finally:
         server.stop()

@@ -64,6 +64,7 @@ class Kind(enum.IntEnum):
     STALE = 13
     ROOTS = 14
     SEED = 15  # spare to supervisor: a forked copy of it, taken before its set-up ran in advance (seed.py)
+    PREPARED = 16  # spare to supervisor: the app's set-up ran in advance, in this many ms (prepared.py)
 
 
 @dataclass(frozen=True, slots=True)

@@ -67,11 +67,11 @@ class Spares:
     def take(self) -> Worker | None:
         """The spare, to be sent GO (None if there is none, or it died meanwhile)."""
         spare, self.spare = self.spare, None
-        return spare if spare is not None and spare.process.poll() is None else None
+        return _alive(spare)
 
     def take_seed(self) -> Worker | None:
         seed, self.seed = self.seed, None
-        return seed if seed is not None and seed.process.poll() is None else None
+        return _alive(seed)
 
     def keep_seed(self, spare: Worker, message: Message) -> None:
         """A spare forked a seed (SEED): it is the next spare, instead of a fresh interpreter."""
@@ -111,3 +111,7 @@ class Spares:
         self._stopped = True
         if self._timer is not None:
             self._timer.cancel()
+
+
+def _alive(worker: Worker | None) -> Worker | None:
+    return worker if worker is not None and worker.process.poll() is None else None

@@ -230,14 +230,13 @@ class Supervisor:
         return worker
 
     def _on_stale(self, worker: Worker, reason: str) -> None:
-        """The spare declined GO (a file it imported changed on disk, say). Serve this change from a cold worker."""
+        """The spare declined GO (a file it imported changed on disk, say): its seed serves the change, else a cold worker."""
         worker.state = WorkerState.STOPPING  # it exits by itself
         if worker is not self.current or self.is_stopping:
             return
         self.current = None
         if self.spares.seed is not None:
             logger.debug("%s; the seed (a warm spare from before it, seed.py) serves this reload.", reason)
-            self.spares.spare = self.spares.take_seed()
         else:
             logger.info("%s: this reload starts from a fresh interpreter.", reason)
         self._start_worker(crash_report=worker.crash_report)
@@ -281,6 +280,8 @@ class Supervisor:
                 self.spares.drop_seed_later()  # a checkpoint (seed.py): of no use once the spare stops failing
         elif message.kind is Kind.ROOTS:
             self._watch_also(json.loads(message.payload))
+        elif message.kind is Kind.PREPARED:
+            logger.debug("Spare worker set-up in advance: %s.", message.payload.decode(errors="replace"))
         elif message.kind is Kind.SEED:
             self.spares.keep_seed(worker, message)
         elif message.kind is Kind.STALE:

@@ -256,7 +256,12 @@ def run_worker(control_socket: socket.socket) -> int:
                 elif seed:
                     sys.unraisablehook = unraisable_hook  # the app's own set-up: reported as in a cold start
                     outcome = prepare(request)
-                    prepared = outcome if isinstance(outcome, Prepared) else f"{_DIRTY}{outcome}"
+                    if isinstance(outcome, Prepared):
+                        prepared, said = outcome, f"{outcome.milliseconds:.0f} ms"
+                    else:
+                        prepared = said = f"{_DIRTY}{outcome}"
+                    with contextlib.suppress(OSError):
+                        control.send(Kind.PREPARED, said.encode())
         if message is None or message.kind is not Kind.GO:
             return 0
         unfit = warm.unfit_reason()
