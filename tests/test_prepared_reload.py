@@ -261,3 +261,30 @@ def test_a_save_while_the_set_up_runs_in_advance_is_served_as_saved(project: Pat
         assert get_text(server.url) == "view=v2 model=m2"  # and it stays so: no stale worker serves after it
     finally:
         server.stop()
+
+
+def test_after_a_restart_the_first_spare_is_prepared_before_the_first_save(project: Path) -> None:
+    # The first run learns the project (its warm set, and that its set-up is worth running in advance).
+    server = start(project)
+    try:
+        wait_for_spare(server, 1)
+        edit_view(server, project, "v2")
+        wait_for_spare(server, 2, prepared=1)
+    finally:
+        server.stop()
+    # Edited while the server was down: the next start must serve it, as a cold start would.
+    write_view(project, "v3")
+    server = start(project)
+    try:
+        assert get_text(server.url) == "view=v3 model=m1"
+        # The first worker imported the warm set before GO and left a seed (spares.py): the first spare is that
+        # seed, and it runs the set-up in advance before any save (a fresh interpreter would have to warm first).
+        assert server.wait_for_line(r"Spare worker: (the seed|a fresh interpreter)").group(1) == "the seed", server.output
+        wait_for_spare(server, 1, prepared=1)
+        edit_view(server, project, "v4")
+        server.wait_for_line(r"Reloaded in \d+ ms \(changed: slowapp/views\.py; warm: \d+ modules; set-up run in advance\)")
+        # Import-time output once per worker that served: the start, and the reload.
+        wait_until(lambda: server.count(r"settings imported by mysite\.settings") >= 2, 10)
+        assert server.count(r"settings imported by mysite\.settings") == 2, server.output
+    finally:
+        server.stop()

@@ -164,6 +164,30 @@ def test_warming_never_imports_the_projects_code(layout: Layout) -> None:
         server.stop()
 
 
+def test_installed_paths_that_link_into_the_project_are_the_projects_code(layout: Layout) -> None:
+    # A module and a package installed as symbolic links to the project's files (a hand-made editable install):
+    # their real files are under the watched root, so warming never imports them.
+    (layout.project / "conf.py").write_text("X = 1\n")
+    (layout.project / "pkgdir").mkdir()
+    (layout.project / "pkgdir" / "__init__.py").write_text("")
+    (layout.project / "pkgdir" / "mod.py").write_text("Y = 1\n")
+    (layout.installed / "linked_conf.py").symlink_to(layout.project / "conf.py")
+    (layout.installed / "linkedpkg").symlink_to(layout.project / "pkgdir", target_is_directory=True)
+    dependency = "import linked_conf\nimport linkedpkg.mod\n\ndef describe():\n    return f'conf={linked_conf.X} pkg={linkedpkg.mod.Y}'\n"
+    save_like_an_editor(layout.installed / "installed_dep.py", dependency)
+    layout.write_app("v1")
+    server = layout.start()
+    try:
+        assert get_text(server.url) == "v1 conf=1 pkg=1"
+        left = server.wait_for_line(r"Spare worker warm: \d+ modules in \d+ ms; left for after a change: (.*)$", timeout=30).group(1)
+        assert left == "['installed_dep', 'linked_conf', 'linkedpkg', 'linkedpkg.mod']", server.output
+        save_like_an_editor(layout.project / "pkgdir" / "mod.py", "Y = 2\n")
+        wait_for_body(server.url, "v1 conf=1 pkg=2")
+        server.wait_for_line(r"Reloaded in \d+ ms \(changed: pkgdir/mod\.py; warm: \d+ modules\)")
+    finally:
+        server.stop()
+
+
 def test_reload_cold_warms_nothing(layout: Layout) -> None:
     layout.write_dependency("1")
     layout.write_app("v1")

@@ -109,6 +109,8 @@ class WarmRequest:
     # How many of ``modules`` (a prefix) imported cleanly in an earlier spare: after them the spare forks a
     # seed, a checkpoint to fall back on if the rest fails (seed.py); 0: none.
     checkpoint: int = 0
+    # Import all of ``modules`` even once GO is waiting: the first worker of a start, whose imports these are anyway.
+    finish: bool = False
 
     def encode(self) -> bytes:
         return json.dumps(dataclasses.asdict(self)).encode()
@@ -122,6 +124,7 @@ class WarmRequest:
             tuple(fields.get("env_files", ())),
             fields.get("config", ""),
             int(fields.get("checkpoint", 0)),
+            bool(fields.get("finish", False)),
         )
 
 

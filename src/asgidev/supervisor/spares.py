@@ -55,6 +55,19 @@ class Spares:
         if self.spare is None and self._timer is None and not self._stopped:
             self._timer = asyncio.get_running_loop().call_later(SPARE_DELAY_S, self.start)
 
+    def start_first(self) -> None:
+        """At start, when spares prepare: the first worker imports what the last run's had by the time it served.
+
+        Those imports are its own anyway (from the warm-set file, warm_cache.py, before GO: they overlap the
+        watcher's start), and a worker warmed so leaves a seed at GO (seed.py), which the first spare is: it only
+        has the set-up left to run, and is ready for the first save as the later spares are. Without a set-up
+        in advance there is no seed to gain, and a cold first worker is the simpler start.
+        """
+        if self.warm_set.prepare and self.warm_set.at_start and self.spare is None and not self._stopped:
+            self.spare = self._spawn()
+            # Only what a start imports: the rest would delay the first response. The next spare imports it all.
+            self.warm_set.ask(self.spare, list(self.warm_set.modules)[: self.warm_set.at_start], finish=True)
+
     def start(self) -> None:
         """Start the spare now: the seed, if there is one, else a fresh interpreter."""
         self._timer = None

@@ -104,6 +104,7 @@ class Supervisor:
         """Supervise until SIGINT/SIGTERM; returns the exit code."""
         self._install_signals(asyncio.get_running_loop())
         async with self._tasks:
+            self.spares.start_first()
             watching = self._tasks.create_task(self._watcher.run())
             # Watch before the first worker serves: an edit made right after the banner appears must not be missed.
             await self._watcher.wait_watching()

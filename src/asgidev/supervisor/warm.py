@@ -80,23 +80,36 @@ class _ProjectCodeBlocker(importlib.abc.MetaPathFinder):
     def __init__(self, roots: Sequence[str]) -> None:
         self.roots = roots
         self.refused: str | None = None
+        self._real_directories: dict[str, str] = {}
 
     def find_spec(
         self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None
     ) -> importlib.machinery.ModuleSpec | None:
         for finder in sys.meta_path:
-            if finder is self or not hasattr(finder, "find_spec"):
+            if finder is self:
                 continue
+            if not hasattr(finder, "find_spec"):
+                return None  # a legacy finder: let the normal machinery decide, as it would
             spec = finder.find_spec(fullname, path, target)
             if spec is None:
                 continue
             # Only real paths: built-in and frozen modules have origins like "built-in".
             locations = [*([spec.origin] if spec.has_location and spec.origin else []), *(spec.submodule_search_locations or ())]
-            if any(os.path.isabs(location) and is_under(os.path.realpath(location), self.roots) for location in locations):
+            if any(os.path.isabs(location) and is_under(self._realpath(location), self.roots) for location in locations):
                 self.refused = fullname
                 raise ImportError(f"{fullname} is the project's own code: not imported while warming", name=fullname)
-            return None  # not the project's: let the normal machinery import it
+            # The spec the normal machinery would find next (the same finder, first to answer): not searched twice.
+            return spec
         return None
+
+    def _realpath(self, location: str) -> str:
+        # realpath costs a system call per path component; a warm set has ~1,000 modules in ~100 directories.
+        directory, name = os.path.split(location)
+        real_directory = self._real_directories.get(directory)
+        if real_directory is None:
+            real_directory = self._real_directories[directory] = os.path.realpath(directory)
+        real = os.path.join(real_directory, name)
+        return os.path.realpath(real) if os.path.islink(real) else real
 
 
 def _sys_path_sources(roots: Sequence[str]) -> list[str]:
@@ -150,7 +163,7 @@ class WarmState:
                 if is_interrupted():
                     logger.debug("Warming stopped early: a change is waiting.")
                     break
-                present = set(sys.modules)
+                present = list(sys.modules)  # a list: copied ~5x faster than a set, and compared only when needed
                 failure = ""
                 try:
                     importlib.import_module(name)
@@ -161,7 +174,7 @@ class WarmState:
                 if blocker.refused is not None:
                     failure = f"its import wants the project's {blocker.refused}"
                     blocker.refused = None
-                added = set(sys.modules) - present
+                added = _added_since(present)
                 if not failure and any(_parent(module) not in sys.modules for module in added if "." in module):
                     failure = "it left a submodule without its package"
                 if failure:
@@ -209,6 +222,17 @@ class WarmState:
             return "The spare worker was still learning which installed modules import only after the app's set-up"
         changed = self.changed_file()
         return None if changed is None else f"{changed} changed since the spare worker loaded it"
+
+
+def _added_since(present: list[str]) -> set[str]:
+    """The modules in sys.modules now that were not in ``present`` (a copy of its keys)."""
+    if len(sys.modules) >= len(present) and next(reversed(present), None) in sys.modules:
+        # The usual step: modules only added, at the end (a dict keeps insertion order). Checked, not assumed:
+        # the keys up to the old length must be the old keys.
+        now = list(sys.modules)
+        if now[: len(present)] == present:
+            return set(now[len(present) :])
+    return set(sys.modules) - set(present)
 
 
 def _parent(name: str) -> str:

@@ -19,6 +19,7 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import NamedTuple
 
 from asgidev import __version__
 
@@ -33,24 +34,37 @@ def cache_path(app_dir: Path) -> Path:
     return base / "asgidev" / f"warm-{hashlib.sha256(key.encode()).hexdigest()[:20]}.json"
 
 
-def load(path: Path) -> tuple[list[str], list[str], bool]:
-    """The modules, the excluded modules and whether spares prepare (nothing if missing or unreadable)."""
+class Learned(NamedTuple):
+    """What a run learned: the warm set (import order), what failed in spares, whether spares prepare."""
+
+    modules: list[str]
+    excluded: list[str]
+    prepare: bool
+    # How many of ``modules`` (a prefix) a worker had imported by the time it served: a start's own imports.
+    at_start: int
+
+
+NOTHING = Learned([], [], False, 0)
+
+
+def load(path: Path) -> Learned:
+    """What the last run learned (nothing if missing or unreadable)."""
     try:
         data = json.loads(path.read_text())
-        modules, excluded, prepare = data["modules"], data["excluded"], data.get("prepare", False)
+        modules, excluded, prepare, at_start = data["modules"], data["excluded"], data.get("prepare", False), data.get("at_start", 0)
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
-        return [], [], False
-    if not all(isinstance(name, str) for name in [*modules, *excluded]):
-        return [], [], False
-    return list(modules), list(excluded), prepare is True
+        return NOTHING
+    if not all(isinstance(name, str) for name in [*modules, *excluded]) or not isinstance(at_start, int):
+        return NOTHING
+    return Learned(list(modules), list(excluded), prepare is True, at_start)
 
 
-def save(path: Path, modules: list[str], excluded: list[str], prepare: bool) -> None:
+def save(path: Path, learned: Learned) -> None:
     """Write the set atomically (a reader never sees half a file); errors are ignored: it is only a hint."""
     with contextlib.suppress(OSError):
         path.parent.mkdir(parents=True, exist_ok=True)
         temporary = path.with_suffix(f".{os.getpid()}.tmp")
-        temporary.write_text(json.dumps({"modules": modules, "excluded": sorted(excluded), "prepare": prepare}))
+        temporary.write_text(json.dumps({**learned._asdict(), "excluded": sorted(learned.excluded)}))
         os.replace(temporary, path)
         _prune(path.parent)
 

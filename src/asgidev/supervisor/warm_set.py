@@ -50,11 +50,14 @@ class WarmSet:
         self._roots: tuple[str, ...] | None = None
         # What the last run learned (warm_cache.py): the first spare warms with it at once.
         self._cache = None if config.reload_cold else warm_cache.cache_path(Path(config.app_dir))
+        # How many of ``modules`` (a prefix) the first worker to report had imported by then: a start's own.
+        self.at_start = 0
         if self._cache is not None:
-            modules, excluded, prepare = warm_cache.load(self._cache)
-            self.prepare = prepare and can_seed
-            self.modules.update(dict.fromkeys(modules))
-            self.excluded.update(excluded)
+            learned = warm_cache.load(self._cache)
+            self.prepare = learned.prepare and can_seed
+            self.modules.update(dict.fromkeys(learned.modules))
+            self.excluded.update(learned.excluded)
+            self.at_start = min(learned.at_start, len(self.modules))
 
     @property
     def roots(self) -> tuple[str, ...]:
@@ -73,15 +76,23 @@ class WarmSet:
 
     def learn(self, payload: bytes) -> list[str]:
         """Remember the modules a worker reported (MODULES); returns the ones not known before."""
-        new = [name for name in json.loads(payload) if name not in self.modules]
+        reported = json.loads(payload)
+        new = [name for name in reported if name not in self.modules]
         self.modules.update(dict.fromkeys(new))
+        if not self.at_start and reported:
+            # The first report comes just after the worker served (worker.py): about what a start imports.
+            self.at_start = 1 + max(map({name: index for index, name in enumerate(self.modules)}.__getitem__, reported))
+            self._save()
         if new:
             self.spares_set_aside = 0
             self._save()
         return new
 
-    def ask(self, spare: Worker, modules: list[str]) -> None:
-        """Ask a spare to import ``modules`` now, less the excluded ones (unless reloads are to start cold)."""
+    def ask(self, spare: Worker, modules: list[str], *, finish: bool = False) -> None:
+        """Ask a spare to import ``modules`` now, less the excluded ones (unless reloads are to start cold).
+
+        ``finish``: all of them, even once GO is waiting (see WarmRequest).
+        """
         if self.spares_set_aside >= MAX_SPARES_SET_ASIDE:
             return
         modules = [name for name in modules if not self._is_excluded(name)]
@@ -90,7 +101,7 @@ class WarmSet:
             position = {name: index for index, name in enumerate(self.modules)}
             checkpoint = sum(1 for name in modules if position.get(name, len(position)) < self._clean_until) if self.can_seed else 0
             prepare = config_to_json(self.config) if self.prepare else ""
-            request = WarmRequest(tuple(modules), self.roots, env_files, prepare, checkpoint)
+            request = WarmRequest(tuple(modules), self.roots, env_files, prepare, checkpoint, finish)
             with contextlib.suppress(OSError):
                 spare.control.send(Kind.WARM, request.encode())
 
@@ -104,7 +115,7 @@ class WarmSet:
 
     def _save(self) -> None:
         if self._cache is not None:
-            warm_cache.save(self._cache, list(self.modules), list(self.excluded), self.prepare)
+            warm_cache.save(self._cache, warm_cache.Learned(list(self.modules), list(self.excluded), self.prepare, self.at_start))
 
     def _is_excluded(self, name: str) -> bool:
         # Importing a.b.c imports a and a.b first: inside an excluded package is excluded too.

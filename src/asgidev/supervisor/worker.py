@@ -238,7 +238,7 @@ def run_worker(control_socket: socket.socket) -> int:
             wants_seeds = bool(request.config)
             # Every WARM names the env files; applying them again sets nothing new (set variables win).
             warm.apply_env_files(request.env_files)
-            is_interrupted = functools.partial(control.has_waiting_message, besides=Kind.WARM)
+            is_interrupted = _never if request.finish else functools.partial(control.has_waiting_message, besides=Kind.WARM)
             if request.checkpoint:
                 warm.warm(request.modules[: request.checkpoint], request.watch_roots, is_interrupted)
                 if not warm.failed and not is_interrupted() and isinstance(seed := fork_seed(control), ControlChannel):
@@ -293,6 +293,10 @@ def run_worker(control_socket: socket.socket) -> int:
 
 def _ignore(unraisable: object) -> None:
     pass
+
+
+def _never() -> bool:
+    return False
 
 
 # A set-up was tried in advance and not kept: the process ran part of it, so it must not serve.
