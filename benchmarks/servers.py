@@ -118,7 +118,7 @@ SERVERS: dict[str, ServerSpec] = {
     spec.name: spec
     for spec in (
         ServerSpec("asgidev", ("asgidev",), ("raw", "django"), _asgidev, "uvloop" if HAS_UVLOOP else "asyncio", can_reload=True),
-        ServerSpec("asgidev-asyncio", ("asgidev",), ("raw", "django"), _asgidev_asyncio, "asyncio"),
+        ServerSpec("asgidev-asyncio", ("asgidev",), ("raw", "django"), _asgidev_asyncio, "asyncio", can_reload=True),
         ServerSpec(BASELINE, ("uvicorn", "h11"), ("raw", "django"), _uvicorn("h11", "asyncio"), "asyncio", can_reload=True),
         ServerSpec("uvicorn-h11-uvloop", ("uvicorn", "h11", "uvloop"), ("raw", "django"), _uvicorn("h11", "uvloop"), "uvloop"),
         ServerSpec("uvicorn-httptools", ("uvicorn", "httptools", "uvloop"), ("raw",), _uvicorn("httptools", "uvloop"), "uvloop"),
