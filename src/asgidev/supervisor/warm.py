@@ -226,13 +226,11 @@ class WarmState:
 
 def _added_since(present: list[str]) -> set[str]:
     """The modules in sys.modules now that were not in ``present`` (a copy of its keys)."""
-    if len(sys.modules) >= len(present) and next(reversed(present), None) in sys.modules:
-        # The usual step: modules only added, at the end (a dict keeps insertion order). Checked, not assumed:
-        # the keys up to the old length must be the old keys.
-        now = list(sys.modules)
-        if now[: len(present)] == present:
-            return set(now[len(present) :])
-    return set(sys.modules) - set(present)
+    now = list(sys.modules)
+    if now[: len(present)] == present:
+        # The usual step: modules only added, at the end (a dict keeps insertion order). Checked, not assumed.
+        return set(now[len(present) :])
+    return set(now) - set(present)
 
 
 def _parent(name: str) -> str:

@@ -79,12 +79,13 @@ class WarmSet:
         reported = json.loads(payload)
         new = [name for name in reported if name not in self.modules]
         self.modules.update(dict.fromkeys(new))
-        if not self.at_start and reported:
+        first_report = not self.at_start and bool(reported)
+        if first_report:
             # The first report comes just after the worker served (worker.py): about what a start imports.
             self.at_start = 1 + max(map({name: index for index, name in enumerate(self.modules)}.__getitem__, reported))
-            self._save()
         if new:
             self.spares_set_aside = 0
+        if new or first_report:
             self._save()
         return new
 
