@@ -26,6 +26,7 @@ from asgidev.app_threads import exit_if_app_threads
 from asgidev.builtin_apps import broken_code_app, welcome_app
 from asgidev.config import Config
 from asgidev.errors import LifespanStartupError
+from asgidev.gc_pause import collector_paused
 from asgidev.importer import resolve_app
 from asgidev.loaded_app import LoadedApp
 from asgidev.log import keeping_own_loggers
@@ -52,12 +53,13 @@ def load_app(config: Config, *, in_advance: bool = False) -> LoadedApp:
 
     Django apps come back wrapped for static files, with system checks to run
     once serving and Django's lines added to the banner (see ``asgidev.django.integration``).
-    A logging set-up the app does at import leaves asgidev's own loggers alone (``log.keeping_own_loggers``).
+    A logging set-up the app does at import leaves asgidev's own loggers alone (``log.keeping_own_loggers``),
+    and the cyclic garbage collector waits until the app has loaded (``gc_pause``).
 
     Raises:
         AppImportError: the user's app cannot be imported.
     """
-    with keeping_own_loggers():
+    with keeping_own_loggers(), collector_paused():
         return _load(config, in_advance)
 
 
@@ -70,7 +72,7 @@ def finish_load(loaded: LoadedApp) -> LoadedApp:
     if "django" in sys.modules:
         from asgidev.django.integration import import_urlconf_if_configured
 
-        with keeping_own_loggers():
+        with keeping_own_loggers(), collector_paused():
             import_urlconf_if_configured()
     return loaded
 

@@ -45,6 +45,8 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from types import ModuleType
 
+from asgidev.gc_pause import collector_paused
+
 logger = logging.getLogger("asgidev.reload")
 
 # Names never worth warming: the running script, and modules created by hand rather than imported.
@@ -156,7 +158,7 @@ class WarmState:
         began = time.perf_counter()
         before = len(sys.modules)
         real_roots = roots_of(roots)
-        with _blocking_project_code(real_roots) as blocker:
+        with _blocking_project_code(real_roots) as blocker, collector_paused():
             for name in names:
                 if name in sys.modules:
                     continue

@@ -1,0 +1,77 @@
+"""The cyclic garbage collector waits while a worker loads code (gc_pause.py), and runs once the app serves.
+
+Real subprocesses: an installed module and the app each record, at import,
+whether the collector was running; the app answers with both and with the
+collector's state while it serves. Both paths are covered: the first
+worker's cold load, and a reload served by a spare that warmed the installed
+module beforehand.
+"""
+
+from __future__ import annotations
+
+import os
+import textwrap
+from pathlib import Path
+
+import httpx
+
+from tests.server_process import ServerProcess, save_like_an_editor
+from tests.test_warm_reload import _source_dir
+from tests.waiting import wait_until
+
+APP = textwrap.dedent(
+    """
+    import gc
+    import recorded_dep
+
+    COLLECTING_AT_IMPORT = gc.isenabled()
+    VERSION = {version!r}
+
+    async def app(scope, receive, send):
+        if scope["type"] != "http":
+            return
+        frozen = "frozen" if gc.get_freeze_count() else "none frozen"
+        body = f"{{VERSION}} dep:{{recorded_dep.COLLECTING_AT_IMPORT}} app:{{COLLECTING_AT_IMPORT}} now:{{gc.isenabled()}} {{frozen}}"
+        await send({{"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]}})
+        await send({{"type": "http.response.body", "body": body.encode()}})
+    """
+)
+
+DEPENDENCY = "import gc\n\nCOLLECTING_AT_IMPORT = gc.isenabled()\n"
+
+
+def _start(root: Path, *extra: str) -> ServerProcess:
+    project, installed = root / "project", root / "installed"
+    project.mkdir()
+    installed.mkdir()
+    (installed / "recorded_dep.py").write_text(DEPENDENCY)
+    save_like_an_editor(project / "main.py", APP.format(version="v1"))
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "NO_COLOR": "1", "PYTHONPATH": os.pathsep.join([str(installed), _source_dir()])}
+    server = ServerProcess.asgidev(["main:app", "--port", "0", "--log-level", "debug", *extra], cwd=project, env=env)
+    server.wait_started()
+    return server
+
+
+def _body(server: ServerProcess) -> str:
+    return httpx.get(server.url, timeout=10).text
+
+
+def test_code_loads_with_the_collector_paused_and_the_app_serves_with_it_running(tmp_path: Path) -> None:
+    server = _start(tmp_path)
+    try:
+        assert _body(server) == "v1 dep:False app:False now:True frozen"
+        # The next worker is a spare that imported recorded_dep while warming: paused there too.
+        server.wait_for_line(r"Spare worker warm: \d+ modules")
+        save_like_an_editor(tmp_path / "project" / "main.py", APP.format(version="v2"))
+        wait_until(lambda: _body(server).startswith("v2"), 20)
+        assert _body(server) == "v2 dep:False app:False now:True frozen"
+    finally:
+        server.stop()
+
+
+def test_without_reload_the_app_loads_with_the_collector_paused_too(tmp_path: Path) -> None:
+    server = _start(tmp_path, "--no-reload")
+    try:
+        assert _body(server) == "v1 dep:False app:False now:True frozen"
+    finally:
+        server.stop()
