@@ -27,12 +27,16 @@ from collections.abc import Iterator
 
 @contextlib.contextmanager
 def collector_paused() -> Iterator[None]:
-    """No cyclic garbage collection inside; what exists on the way out is frozen, and the collector runs again."""
-    was_enabled = gc.isenabled()
-    gc.disable()
+    """No automatic cyclic garbage collection inside; what exists on the way out is frozen, and collection resumes.
+
+    Paused by a zero threshold rather than ``gc.disable()``, so that code run inside keeps its own say: an app
+    that turns the collector off at import (``gc.disable()``) or sets its own thresholds finds them kept after.
+    """
+    thresholds = gc.get_threshold()
+    gc.set_threshold(0)  # a first-generation threshold of 0: no automatic collection
     try:
         yield
     finally:
         gc.freeze()
-        if was_enabled:
-            gc.enable()
+        if gc.get_threshold()[0] == 0:  # unless the code inside chose thresholds of its own
+            gc.set_threshold(*thresholds)
