@@ -9,14 +9,13 @@ module beforehand.
 
 from __future__ import annotations
 
-import os
 import textwrap
 from pathlib import Path
 
 import httpx
 
 from tests.server_process import ServerProcess, save_like_an_editor
-from tests.test_warm_reload import _source_dir
+from tests.test_warm_reload import Layout
 from tests.waiting import wait_until
 
 APP = textwrap.dedent(
@@ -44,15 +43,10 @@ DEPENDENCY = "import gc\n\nCOLLECTING_AT_IMPORT = gc.get_threshold()[0] > 0\n"
 
 
 def _start(root: Path, *extra: str, disable: bool = False) -> ServerProcess:
-    project, installed = root / "project", root / "installed"
-    project.mkdir()
-    installed.mkdir()
-    (installed / "recorded_dep.py").write_text(DEPENDENCY)
-    save_like_an_editor(project / "main.py", APP.format(version="v1", disable=disable))
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", "NO_COLOR": "1", "PYTHONPATH": os.pathsep.join([str(installed), _source_dir()])}
-    server = ServerProcess.asgidev(["main:app", "--port", "0", "--log-level", "debug", *extra], cwd=project, env=env)
-    server.wait_started()
-    return server
+    layout = Layout(root)  # the warm-reload tests' project and installed-packages directories
+    (layout.installed / "recorded_dep.py").write_text(DEPENDENCY)
+    save_like_an_editor(layout.project / "main.py", APP.format(version="v1", disable=disable))
+    return layout.start(*extra)
 
 
 def _body(server: ServerProcess) -> str:
